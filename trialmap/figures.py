@@ -1,0 +1,247 @@
+"""Figures: the Figure 1 world map of trials per country, and journal export.
+
+Plot functions take the processed tables and ``ax=None`` and return the Axes;
+saving is separate (:func:`save_figure`). matplotlib and geopandas are
+imported lazily so importing trialmap stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+EQUAL_EARTH = "EPSG:8857"
+MM = 1 / 25.4  # inches per millimetre
+DOUBLE_COLUMN_MM = 183.0
+SINGLE_COLUMN_MM = 89.0
+
+# Class edges for trials per country: [1], [2, 5), [5, 10), ... [100, inf).
+BIN_EDGES = (1, 2, 5, 10, 20, 50, 100)
+NO_TRIALS_COLOR = "#e6e6e6"
+EDGE_COLOR = "#ffffff"
+CMAP = "YlGnBu"  # ColorBrewer: colour-blind safe, monotone in greyscale
+TINY_AREA_KM2 = 5_000.0  # countries smaller than this get a marker (Singapore, Malta, ...)
+
+
+def bin_labels(edges: Sequence[int] = BIN_EDGES) -> list[str]:
+    labels = []
+    for lo, hi in zip(edges, [*edges[1:], None], strict=True):
+        if hi is None:
+            labels.append(f"≥{lo}")
+        elif hi - lo == 1:
+            labels.append(f"{lo}")
+        else:
+            labels.append(f"{lo}–{hi - 1}")
+    return labels
+
+
+def bin_colors(n_bins: int = len(BIN_EDGES), cmap: str = CMAP) -> list[tuple[float, ...]]:
+    """One RGBA colour per class, light to dark."""
+    from matplotlib import colormaps
+
+    cm = colormaps[cmap]
+    return [tuple(float(x) for x in cm(v)) for v in np.linspace(0.18, 1.0, n_bins)]
+
+
+def count_colors(
+    n_trials: pd.Series, edges: Sequence[int] = BIN_EDGES, cmap: str = CMAP
+) -> list[tuple[float, ...]]:
+    """RGBA fill colour for each count (grey for 0 / missing)."""
+    from matplotlib.colors import to_rgba
+
+    colors = bin_colors(len(edges), cmap)
+    values = pd.to_numeric(n_trials, errors="coerce").fillna(0).to_numpy()
+    idx = np.searchsorted(np.asarray(edges), values, side="right") - 1
+    grey = to_rgba(NO_TRIALS_COLOR)
+    return [colors[i] if v >= edges[0] else grey for i, v in zip(idx, values, strict=True)]
+
+
+def _projected_points(lon: Iterable[float], lat: Iterable[float], crs: str) -> np.ndarray:
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x, y = tr.transform(np.asarray(list(lon), float), np.asarray(list(lat), float))
+    return np.column_stack([x, y])
+
+
+def figure1(
+    counts: pd.DataFrame,
+    world: gpd.GeoDataFrame,
+    *,
+    regions: Mapping[str, int] | None = None,
+    callouts: Sequence[str] = ("CHN", "USA"),
+    label_top: int = 10,
+    source_line: str | None = None,
+    title: str | None = None,
+    crs: str = EQUAL_EARTH,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw the Figure 1 world map: trials per country, leaders labelled.
+
+    Parameters
+    ----------
+    counts
+        ``iso3``, ``country``, ``n_trials`` (as from
+        :func:`trialmap.aggregate.country_counts`).
+    world
+        Country polygons with ``iso3``, ``name``, ``rep_lon``, ``rep_lat``,
+        ``area_km2`` (see :func:`trialmap.boundaries.load_world`).
+    regions
+        Region name -> distinct trials, shown as call-outs (e.g.
+        ``{"Europe": 120}``); the paper calls out Europe as a whole.
+    callouts
+        Countries given a large call-out with their count.
+    label_top
+        Other countries among the leaders labelled with ISO code and count.
+    source_line
+        Credit and provenance printed under the map.
+    ax
+        Axes to draw into; a new 183 mm wide figure when ``None``.
+
+    Returns
+    -------
+    Axes
+        The country fills are the collection with gid ``"countries"`` (one
+        face per row of ``world`` in its order); tiny-country markers have gid
+        ``"tiny-countries"``.
+    """
+    import matplotlib.patheffects as pe
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(DOUBLE_COLUMN_MM * MM, 105 * MM), layout="constrained")
+    fig = ax.figure
+    n_by_iso = counts.set_index("iso3")["n_trials"]
+    geo = world.to_crs(crs)
+    geo = geo.assign(n_trials=geo["iso3"].map(n_by_iso).fillna(0).astype(int))
+    geo.plot(ax=ax, color=count_colors(geo["n_trials"]), edgecolor=EDGE_COLOR, linewidth=0.2)
+    ax.collections[-1].set_gid("countries")
+
+    # Tiny countries are invisible at world scale: draw them as markers.
+    tiny = geo[(geo["area_km2"] < TINY_AREA_KM2) & (geo["n_trials"] > 0)]
+    if not tiny.empty:
+        xy = _projected_points(tiny["rep_lon"], tiny["rep_lat"], crs)
+        ax.scatter(
+            xy[:, 0], xy[:, 1], s=14, c=count_colors(tiny["n_trials"]), edgecolors="#333333",
+            linewidths=0.5, zorder=4, gid="tiny-countries",
+        )
+
+    halo = [pe.withStroke(linewidth=1.6, foreground="white")]
+    by_iso = geo.drop_duplicates("iso3").set_index("iso3")
+    ranked = counts.sort_values("n_trials", ascending=False)
+    for rank, row in enumerate(ranked.itertuples()):
+        if row.iso3 not in by_iso.index or row.iso3 in callouts or rank >= label_top:
+            continue
+        x, y = _projected_points([by_iso.at[row.iso3, "rep_lon"]], [by_iso.at[row.iso3, "rep_lat"]], crs)[0]
+        ax.annotate(
+            f"{row.iso3} {row.n_trials}", (x, y), fontsize=5.5, ha="center", va="center",
+            path_effects=halo, zorder=5, gid=f"label-{row.iso3}",
+        )
+
+    # Big call-outs, placed over the oceans so they hide no country.
+    offsets = {"CHN": (150.0, 5.0), "USA": (-150.0, 15.0)}
+    for iso in callouts:
+        if iso not in by_iso.index:
+            continue
+        n = int(n_by_iso.get(iso, 0))
+        name = counts.set_index("iso3")["country"].get(iso, iso)
+        x, y = _projected_points([by_iso.at[iso, "rep_lon"]], [by_iso.at[iso, "rep_lat"]], crs)[0]
+        tx, ty = _projected_points([offsets.get(iso, (0, -50))[0]], [offsets.get(iso, (0, -50))[1]], crs)[0]
+        ax.annotate(
+            f"{name}\n{n} trials", (x, y), xytext=(tx, ty), fontsize=7, fontweight="bold",
+            ha="center", va="center", zorder=6, gid=f"callout-{iso}",
+            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#555555", "lw": 0.5},
+            arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6},
+        )
+    for name, n in (regions or {}).items():
+        x, y = _projected_points([12.0], [50.0], crs)[0]
+        tx, ty = _projected_points([-30.0], [72.0], crs)[0]
+        ax.annotate(
+            f"{name}\n{n} trials", (x, y), xytext=(tx, ty), fontsize=7, fontweight="bold",
+            ha="center", va="center", zorder=6, gid=f"callout-{name}",
+            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#555555", "lw": 0.5},
+            arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6},
+        )
+
+    handles = [Patch(fc=NO_TRIALS_COLOR, ec="#999999", lw=0.3, label="0")]
+    handles += [
+        Patch(fc=c, ec="#999999", lw=0.3, label=lab)
+        for c, lab in zip(bin_colors(), bin_labels(), strict=True)
+    ]
+    ax.legend(
+        handles=handles, title="Trials per country", loc="lower left", fontsize=5.5,
+        title_fontsize=6, frameon=False, handlelength=1.2, handleheight=0.9,
+        bbox_to_anchor=(0.0, 0.02),
+    )
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    xmin, ymin, xmax, ymax = geo[geo["iso3"] != "ATA"].total_bounds
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    if title:
+        ax.set_title(title, fontsize=8, loc="left")
+    if source_line:
+        ax.text(
+            0.0, -0.02, source_line, transform=ax.transAxes, fontsize=5, va="top", ha="left",
+            color="#333333", wrap=True, gid="source-line",
+        )
+    fig.set_facecolor("white")
+    return ax
+
+
+def save_figure(
+    fig: Figure,
+    stem: Path,
+    formats: Sequence[str] = ("pdf", "png"),
+    *,
+    dpi: int = 300,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Write a figure in several formats; fonts embedded as TrueType, not Type 3.
+
+    Each file is written to a temporary name and renamed into place, so a
+    crash never leaves a truncated figure. ``metadata`` (title, author,
+    subject, keywords...) goes into the PDF info / PNG text chunks.
+    """
+    import matplotlib as mpl
+
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    with mpl.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none"}):
+        for fmt in formats:
+            target = stem.with_suffix(f".{fmt}")
+            md = _metadata_for(fmt, metadata or {})
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            os.close(fd)
+            try:
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=md, bbox_inches="tight", pad_inches=0.02)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            written.append(target)
+    return written
+
+
+def _metadata_for(fmt: str, md: Mapping[str, Any]) -> dict[str, Any]:
+    if fmt == "pdf":
+        keys = {"Title", "Author", "Subject", "Keywords", "Creator"}
+        return {k: str(v) for k, v in md.items() if k in keys}
+    if fmt == "png":
+        return {k: str(v) for k, v in md.items()}
+    if fmt == "svg":
+        return {k: str(v) for k, v in md.items() if k in {"Title", "Description", "Creator"}}
+    return {}

@@ -1,0 +1,101 @@
+"""The canonical tables every source produces, and their one column vocabulary.
+
+Readers in :mod:`trialmap.sources` return a :class:`Tables`; every later stage
+takes and returns these frames. Columns are documented once, in the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import pandas as pd
+
+# name -> pandas dtype; order is the column order on disk.
+STUDIES = {
+    "nct_id": "string",
+    "title": "string",
+    "official_title": "string",
+    "overall_status": "string",
+    "phases": "string",  # v2 enum values joined by "|", e.g. "PHASE1|PHASE2"
+    "study_type": "string",
+    "enrollment": "Int64",
+    "enrollment_type": "string",
+    "start_date": "datetime64[s]",
+    "start_date_precision": "string",  # "day" | "month" | "year" | <NA>
+    "first_posted": "datetime64[s]",
+    "first_posted_precision": "string",
+    "last_update": "datetime64[s]",
+    "last_update_precision": "string",
+    "lead_sponsor": "string",
+    "lead_sponsor_class": "string",
+    "registry_data_date": "datetime64[s]",
+}
+
+SITES = {
+    "nct_id": "string",
+    "site_no": "Int64",  # position of the site in the record, from 0
+    "facility": "string",
+    "site_status": "string",
+    "city": "string",
+    "state": "string",
+    "zip": "string",
+    "country": "string",  # as the registry wrote it
+    "iso3": "string",  # ISO 3166-1 alpha-3, filled by trialmap.countries
+    "lat": "Float64",
+    "lon": "Float64",
+    "geo_source": "string",  # where lat/lon came from: "registry" | "country" | <NA>
+    "geo_precision": "string",  # "site" | "city" | "country" | <NA> (no coordinates)
+}
+
+CONDITIONS = {
+    "nct_id": "string",
+    "source": "string",  # "condition" | "keyword" | "mesh" | "mesh_ancestor"
+    "term": "string",
+    "mesh_id": "string",  # MeSH descriptor id (D000…) for mesh rows
+}
+
+INTERVENTIONS = {
+    "nct_id": "string",
+    "type": "string",  # v2 enum, e.g. "BIOLOGICAL", "DRUG"
+    "name": "string",
+    "description": "string",
+    "other_names": "string",  # joined by "|"
+}
+
+SCHEMAS = {
+    "studies": STUDIES,
+    "sites": SITES,
+    "conditions": CONDITIONS,
+    "interventions": INTERVENTIONS,
+}
+
+
+def conform(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
+    """Return ``df`` with exactly the schema's columns, in order, with its dtypes.
+
+    Missing columns are added empty; extra columns are a programming error.
+    """
+    extra = set(df.columns) - set(schema)
+    if extra:
+        msg = f"columns outside the vocabulary: {sorted(extra)}"
+        raise ValueError(msg)
+    out = df.reindex(columns=list(schema))
+    return out.astype(schema)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The four canonical tables of one snapshot."""
+
+    studies: pd.DataFrame
+    sites: pd.DataFrame
+    conditions: pd.DataFrame
+    interventions: pd.DataFrame
+
+    @classmethod
+    def from_frames(cls, **frames: pd.DataFrame) -> Tables:
+        return cls(**{name: conform(frames[name], SCHEMAS[name]) for name in SCHEMAS})
+
+    def replace(self, **frames: pd.DataFrame) -> Tables:
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Tables(**{**current, **frames})

@@ -7,13 +7,16 @@ simplified as a coverage so neighbours keep shared borders, and vendored as
 that file (``python -m trialmap.boundaries``); reading it needs nothing extra.
 Provenance and every change to the source are in ``trialmap/data/NATURAL_EARTH.md``.
 
-Columns of :func:`load_world`, one row per polygon unit:
+Columns of :func:`load_world`, one row per polygon unit, sorted by ``iso3``
+and, within one iso3, largest unit first (``drop_duplicates("iso3")`` keeps
+France itself, not Clipperton):
 
 ``iso3``
     ISO 3166-1 alpha-3 (``XKX`` for Kosovo); ``""`` (never missing) for the
     few units without a code, kept so the map has no holes.
 ``ne_a3``
-    Natural Earth ``ADM0_A3`` of the source row.
+    Natural Earth ``ADM0_A3`` of the source row; ``""`` for land no source
+    row covers (Abyei, Golan Heights, ...), filled so the map has no holes.
 ``name``, ``ne_name``
     English name (``NAME_EN``) and Natural Earth's short label (``NAME``).
 ``continent``
@@ -63,7 +66,7 @@ SOURCE_DATE = "2022-05-09T00:00:00.000Z"
 
 DATA_FILE = "world_admin0.gpkg"
 LAYER = "world_admin0"
-DEFAULT_TOLERANCE = 0.05  # degrees; ~5 km, below a pixel on any world map
+DEFAULT_TOLERANCE = 0.05  # degrees, ~5 km; one pixel of a 2,000 px wide world map is ~20 km
 EQUAL_AREA_CRS = "EPSG:6933"  # WGS 84 / NSIDC EASE-Grid 2.0 Global (cylindrical equal-area)
 
 TINY_AREA_KM2 = 12_000.0
@@ -71,9 +74,9 @@ TINY_AREA_KM2 = 12_000.0
 
 On a ~1,600 px wide world map one pixel is ~25 km at the equator, so 12,000 km2
 is ~20 px, a 4-5 px blob once borders are drawn: its fill colour can hardly be
-read. The cut sits just above Lebanon (~10,000 km2) and Qatar (~11,200 km2),
+read. The cut sits just above Lebanon (~10,000 km2) and Qatar (~11,150 km2),
 both with many trials, and below Vanuatu (~12,300 km2) and Montenegro
-(~13,800 km2). Luxembourg (~2,600 km2) and Cyprus (~9,100 km2) are tiny.
+(~13,700 km2). Luxembourg (~2,600 km2) and Cyprus (~9,050 km2) are tiny.
 """
 
 _SOURCE_COLUMNS = ["ADM0_A3", "ISO_A3_EH", "NAME", "NAME_EN", "CONTINENT"]
@@ -100,9 +103,9 @@ class _Territory(NamedTuple):
 
 # Natural Earth ADM0_A3 -> territories split off it: every polygon whose
 # representative point falls in one of a territory's boxes moves to a row of its
-# own. The country table (ISO 3166-1) has these codes, and the registry names
-# e.g. Réunion as a country, so they need their own polygon and point;
-# otherwise Réunion would be filled with France's colour.
+# own. The country table (ISO 3166-1, trialmap/data/countries.csv) has these
+# codes, so each needs its own polygon and point; otherwise trials in Réunion
+# would have no polygon and Réunion would be filled with France's colour.
 _SPLITS: dict[str, tuple[_Territory, ...]] = {
     "FRA": (
         _Territory("GUF", "French Guiana", "South America", ((-54.7, 1.9, -51.3, 6.0),)),
@@ -136,8 +139,27 @@ _SPLITS: dict[str, tuple[_Territory, ...]] = {
     "NZL": (_Territory("TKL", "Tokelau", "Oceania", ((-172.7, -9.6, -171.0, -8.4),)),),
 }
 
-# Former ISO codes the registry still uses, with no polygon of their own: a site
-# there without coordinates is placed at the point of the successor named here.
+# Land that no row of the German-view source covers: holes in the union of all
+# rows. Each becomes a unit without iso3 so the map has no holes; a hole within
+# _SEED_SNAP degrees of a seed here gets its name, any other is "Unassigned land".
+# The Caspian Sea is a hole too, and stays one.
+_CASPIAN_SEA = (51.0, 42.0)
+_GAPS = {
+    (28.4, 9.7): ("Abyei Area", "Africa"),  # Sudan / South Sudan
+    (35.7, 33.0): ("Golan Heights", "Asia"),  # Israel / Syria
+    (-73.3, -49.5): ("Southern Patagonian Ice Field", "South America"),  # Argentina / Chile
+    (-56.0, -31.0): ("Rincón de Artigas", "South America"),  # Uruguay / Brazil
+    # Four slivers (~23 km2 in all) along the Egypt / Sudan boundary.
+    (33.64, 21.72): ("Egypt–Sudan border slivers", "Africa"),
+    (34.37, 22.24): ("Egypt–Sudan border slivers", "Africa"),
+    (34.80, 22.55): ("Egypt–Sudan border slivers", "Africa"),
+    (35.39, 22.94): ("Egypt–Sudan border slivers", "Africa"),
+}
+_SEED_SNAP = 0.1
+
+# Former codes in the country table (old records still name these countries),
+# with no polygon of their own: a site there without coordinates is placed at
+# the point of the successor named here.
 _FORMER_CODES = {
     "ANT": ("CUW", "Netherlands Antilles"),  # dissolved 2010; Willemstad was its seat
     "SCG": ("SRB", "Serbia and Montenegro"),
@@ -200,9 +222,7 @@ def source_zip_path() -> Path:
     return path
 
 
-def build_world(
-    source_zip: Path | None = None, tolerance: float = DEFAULT_TOLERANCE
-) -> gpd.GeoDataFrame:
+def build_world(source_zip: Path | None = None, tolerance: float = DEFAULT_TOLERANCE) -> gpd.GeoDataFrame:
     """Build the simplified world table from the Natural Earth 10m countries zip.
 
     Parameters
@@ -217,7 +237,8 @@ def build_world(
     -------
     geopandas.GeoDataFrame
         The columns listed in the module docstring except ``tiny``, sorted by
-        ``iso3`` then ``ne_a3``, geometry as MultiPolygon in EPSG:4326.
+        ``iso3`` and, within one iso3, largest unit first; geometry as
+        MultiPolygon in EPSG:4326.
 
     Raises
     ------
@@ -243,6 +264,7 @@ def build_world(
         raise BoundariesError(msg)
 
     rows = _split_territories(_base_rows(raw))
+    rows += _gap_rows([r["geometry"] for r in rows])
     geoms = np.array([r.pop("geometry") for r in rows], dtype=object)
     # coverage_simplify simplifies each shared border once, so neighbours stay
     # gap- and overlap-free (a per-polygon simplify would not).
@@ -260,7 +282,11 @@ def build_world(
     df["area_km2"] = np.round(area, 3)
     df["rep_lon"] = np.round(shapely.get_x(rep), 5)
     df["rep_lat"] = np.round(shapely.get_y(rep), 5)
-    df = df[[*_COLUMNS, "geometry"]].sort_values(["iso3", "ne_a3"], kind="stable")
+    # Largest unit first within an iso3, so drop_duplicates("iso3") keeps
+    # France itself, not Clipperton.
+    df = df[[*_COLUMNS, "geometry"]].sort_values(
+        ["iso3", "area_km2", "ne_a3"], ascending=[True, False, True], kind="stable"
+    )
     return df.reset_index(drop=True)
 
 
@@ -269,9 +295,7 @@ def _base_rows(raw: gpd.GeoDataFrame) -> list[dict]:
     import shapely
 
     rows = []
-    for rec, geom in zip(
-        raw.drop(columns="geometry").to_dict("records"), raw.geometry, strict=True
-    ):
+    for rec, geom in zip(raw.drop(columns="geometry").to_dict("records"), raw.geometry, strict=True):
         a3 = rec["ADM0_A3"]
         iso3 = _ISO3_OVERRIDES.get(a3, rec["ISO_A3_EH"])
         if not iso3 or iso3 == "-99":  # no ISO code (disputed areas, bases)
@@ -336,6 +360,38 @@ def _split_territories(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _gap_rows(geoms: list) -> list[dict]:
+    """Units without iso3 for the land no source row covers (see :data:`_GAPS`)."""
+    import shapely
+
+    # The rows are a valid coverage, so the fast coverage union is exact, and
+    # each hole's ring is made of its neighbours' edges: filling it keeps the
+    # coverage valid.
+    union = shapely.coverage_union_all(geoms)
+    holes = [shapely.Polygon(ring) for part in shapely.get_parts(union) for ring in part.interiors]
+    caspian = shapely.Point(_CASPIAN_SEA)
+    named: dict[tuple[str, str], list] = {}
+    for hole in holes:
+        if hole.contains(caspian):
+            continue
+        key = next(
+            (v for (x, y), v in _GAPS.items() if hole.distance(shapely.Point(x, y)) <= _SEED_SNAP),
+            ("Unassigned land", ""),
+        )
+        named.setdefault(key, []).append(hole)
+    return [
+        {
+            "iso3": "",
+            "ne_a3": "",
+            "name": name,
+            "ne_name": "",
+            "continent": continent,
+            "geometry": shapely.multipolygons(parts),
+        }
+        for (name, continent), parts in sorted(named.items())
+    ]
+
+
 def _area_and_rep_points(geoms):
     """Equal-area km2 of each unit and a point inside its largest polygon."""
     import geopandas as gpd
@@ -369,7 +425,7 @@ def _as_multipolygon(geom):
     return shapely.multipolygons(parts[shapely.get_type_id(parts) == polygon])
 
 
-def write_world(world: gpd.GeoDataFrame, path: Path) -> None:
+def write_world(world: gpd.GeoDataFrame, path: Path, tolerance: float = DEFAULT_TOLERANCE) -> None:
     """Write ``world`` to a GeoPackage atomically and reproducibly.
 
     The file is written beside ``path`` under a temporary name and renamed into
@@ -383,9 +439,15 @@ def write_world(world: gpd.GeoDataFrame, path: Path) -> None:
         Output of :func:`build_world`.
     path : Path
         Destination ``.gpkg``.
+    tolerance : float
+        The tolerance ``world`` was simplified with, recorded in the layer description.
     """
     import pyogrio
 
+    description = (
+        f"Natural Earth 10m admin-0 countries v5.1.1 ({SOURCE_ZIP}), coverage-simplified "
+        f"at {tolerance} deg; see trialmap/data/NATURAL_EARTH.md"
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A private folder beside the target: same filesystem, so os.replace is an
@@ -400,8 +462,11 @@ def write_world(world: gpd.GeoDataFrame, path: Path) -> None:
                 layer=LAYER,
                 engine="pyogrio",
                 index=False,
-                # A world map reads every row; an R-tree would only add size.
-                layer_options={"SPATIAL_INDEX": "NO"},
+                layer_options={
+                    # A world map reads every row; an R-tree would only add size.
+                    "SPATIAL_INDEX": "NO",
+                    "DESCRIPTION": description,
+                },
             )
         finally:
             pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
@@ -447,7 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         source = args.source_zip or source_zip_path()
         world = build_world(source, args.tolerance)
-        write_world(world, args.output)
+        write_world(world, args.output, args.tolerance)
     except BoundariesError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
@@ -560,7 +625,7 @@ def country_points() -> pd.DataFrame:
     """One point per country, to place a site known only by its country.
 
     The point lies inside the country's largest polygon (metropolitan France,
-    the contiguous United States). Former codes the registry still uses (ANT,
+    the contiguous United States). The former codes of the country table (ANT,
     SCG, YUG) get their successor's point.
 
     Returns

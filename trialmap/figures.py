@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,6 @@ BIN_EDGES = (1, 2, 5, 10, 20, 50, 100)
 NO_TRIALS_COLOR = "#e6e6e6"
 EDGE_COLOR = "#ffffff"
 CMAP = "YlGnBu"  # ColorBrewer: colour-blind safe, monotone in greyscale
-TINY_AREA_KM2 = 5_000.0  # countries smaller than this get a marker (Singapore, Malta, ...)
 
 
 def bin_labels(edges: Sequence[int] = BIN_EDGES) -> list[str]:
@@ -79,7 +78,7 @@ def figure1(
     counts: pd.DataFrame,
     world: gpd.GeoDataFrame,
     *,
-    regions: Mapping[str, int] | None = None,
+    regions: Mapping[str, tuple[int, Collection[str]]] | None = None,
     callouts: Sequence[str] = ("CHN", "USA"),
     label_top: int = 10,
     source_line: str | None = None,
@@ -95,11 +94,12 @@ def figure1(
         ``iso3``, ``country``, ``n_trials`` (as from
         :func:`trialmap.aggregate.country_counts`).
     world
-        Country polygons with ``iso3``, ``name``, ``rep_lon``, ``rep_lat``,
-        ``area_km2`` (see :func:`trialmap.boundaries.load_world`).
+        Country polygons with ``iso3``, ``rep_lon``, ``rep_lat`` and ``tiny``,
+        largest unit of a country first (see :func:`trialmap.boundaries.load_world`).
     regions
-        Region name -> distinct trials, shown as call-outs (e.g.
-        ``{"Europe": 120}``); the paper calls out Europe as a whole.
+        Region name -> (distinct trials, member iso3 codes), shown as a
+        call-out (the paper calls out Europe as a whole). Leading countries of
+        a region are listed in its call-out instead of crowding the map.
     callouts
         Countries given a large call-out with their count.
     label_top
@@ -130,7 +130,7 @@ def figure1(
     ax.collections[-1].set_gid("countries")
 
     # Tiny countries are invisible at world scale: draw them as markers.
-    tiny = geo[(geo["area_km2"] < TINY_AREA_KM2) & (geo["n_trials"] > 0)]
+    tiny = geo[geo["tiny"] & (geo["n_trials"] > 0)].drop_duplicates("iso3")
     if not tiny.empty:
         xy = _projected_points(tiny["rep_lon"], tiny["rep_lat"], crs)
         ax.scatter(
@@ -141,10 +141,12 @@ def figure1(
     halo = [pe.withStroke(linewidth=1.6, foreground="white")]
     by_iso = geo.drop_duplicates("iso3").set_index("iso3")
     ranked = counts.sort_values("n_trials", ascending=False)
-    for rank, row in enumerate(ranked.itertuples()):
-        if row.iso3 not in by_iso.index or row.iso3 in callouts or rank >= label_top:
+    leaders = ranked.head(label_top)
+    in_region = {iso for _, members in (regions or {}).values() for iso in members}
+    for row in leaders.itertuples():
+        if row.iso3 not in by_iso.index or row.iso3 in callouts or row.iso3 in in_region:
             continue
-        x, y = _projected_points([by_iso.at[row.iso3, "rep_lon"]], [by_iso.at[row.iso3, "rep_lat"]], crs)[0]
+        x, y = _projected_points([by_iso.loc[row.iso3, "rep_lon"]], [by_iso.loc[row.iso3, "rep_lat"]], crs)[0]
         ax.annotate(
             f"{row.iso3} {row.n_trials}", (x, y), fontsize=5.5, ha="center", va="center",
             path_effects=halo, zorder=5, gid=f"label-{row.iso3}",
@@ -157,23 +159,32 @@ def figure1(
             continue
         n = int(n_by_iso.get(iso, 0))
         name = counts.set_index("iso3")["country"].get(iso, iso)
-        x, y = _projected_points([by_iso.at[iso, "rep_lon"]], [by_iso.at[iso, "rep_lat"]], crs)[0]
-        tx, ty = _projected_points([offsets.get(iso, (0, -50))[0]], [offsets.get(iso, (0, -50))[1]], crs)[0]
+        x, y = _projected_points([by_iso.loc[iso, "rep_lon"]], [by_iso.loc[iso, "rep_lat"]], crs)[0]
+        ox, oy = offsets.get(iso, (0.0, -50.0))
+        tx, ty = _projected_points([ox], [oy], crs)[0]
         ax.annotate(
             f"{name}\n{n} trials", (x, y), xytext=(tx, ty), fontsize=7, fontweight="bold",
             ha="center", va="center", zorder=6, gid=f"callout-{iso}",
             bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#555555", "lw": 0.5},
             arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6},
         )
-    for name, n in (regions or {}).items():
+    for name, (n, members) in (regions or {}).items():
+        inside = leaders[leaders["iso3"].isin(set(members))]
+        listed = "\n".join(f"{r.iso3} {r.n_trials}" for r in inside.itertuples())
         x, y = _projected_points([12.0], [50.0], crs)[0]
-        tx, ty = _projected_points([-30.0], [72.0], crs)[0]
+        tx, ty = _projected_points([-35.0], [62.0], crs)[0]
         ax.annotate(
             f"{name}\n{n} trials", (x, y), xytext=(tx, ty), fontsize=7, fontweight="bold",
-            ha="center", va="center", zorder=6, gid=f"callout-{name}",
+            ha="center", va="bottom", zorder=6, gid=f"callout-{name}",
             bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#555555", "lw": 0.5},
             arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6},
         )
+        if listed:
+            ax.annotate(
+                listed, (tx, ty), xytext=(0, -3), textcoords="offset points", fontsize=5.5,
+                ha="center", va="top", zorder=6, gid=f"callout-{name}-leaders",
+                bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "none", "alpha": 0.85},
+            )
 
     handles = [Patch(fc=NO_TRIALS_COLOR, ec="#999999", lw=0.3, label="0")]
     handles += [

@@ -100,11 +100,11 @@ def draw_figure1(result: Result):  # -> Axes
     """Figure 1 for a run: choropleth with China, the US and Europe called out."""
     from trialmap.figures import figure1
 
-    europe = result.region_counts.set_index("region")["n_trials"].get("Europe", 0)
+    europe = int(result.region_counts.set_index("region")["n_trials"].get("Europe", 0))
     return figure1(
         result.country_counts,
         boundaries.load_world(),
-        regions={"Europe": int(europe)},
+        regions={"Europe": (europe, countries.region_members("Europe"))},
         source_line=source_line(result),
         title=(
             f"MSC trials in inflammatory and autoimmune disease, by country "
@@ -129,7 +129,10 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
         out_root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{result.snapshot.id}-", dir=out_root))
     except OSError as exc:
-        msg = f"cannot create the output folder under {out_root} ({exc.strerror}); pass a writable --data-dir"
+        msg = (
+            f"cannot create the output folder under {out_root} ({exc.strerror}); "
+            "pass a writable --data-dir"
+        )
         raise OutputError(msg) from exc
     try:
         ids = set(result.included)

@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 
@@ -120,10 +120,11 @@ def load_definition(path: str | Path | None = None) -> Definition:
 def parse_definition(text: str, where: str = "<string>") -> Definition:
     """Parse definition TOML text; see :func:`load_definition`."""
 
-    def fail(problem: str, needle: str | None = None) -> DefinitionError:
+    def fail(problem: str, needle: str | None = None) -> NoReturn:
         line = _line_of(text, needle) if needle else 0
         at = f"{where}:{line}" if line else where
-        return DefinitionError(f"{at}: {problem}")
+        msg = f"{at}: {problem}"
+        raise DefinitionError(msg)
 
     try:
         raw = tomllib.loads(text)
@@ -134,32 +135,32 @@ def parse_definition(text: str, where: str = "<string>") -> Definition:
     unknown = set(raw) - {"definition", "msc", "switches", "categories"}
     if unknown:
         key = sorted(unknown)[0]
-        raise fail(f"unknown section [{key}]", f"[{key}")
+        fail(f"unknown section [{key}]", f"[{key}")
     for section in ("definition", "msc", "categories"):
         if section not in raw:
-            raise fail(f"missing section [{section}]")
+            fail(f"missing section [{section}]")
     for section in ("definition", "msc"):
         extra = set(raw[section]) - _ALLOWED[section]
         if extra:
             key = sorted(extra)[0]
-            raise fail(f"unknown key {key!r} in [{section}]", f"{key}")
+            fail(f"unknown key {key!r} in [{section}]", f"{key}")
     meta, msc = raw["definition"], raw["msc"]
     for key in ("name", "version"):
         if key not in meta:
-            raise fail(f"[definition] needs {key!r}", "[definition]")
+            fail(f"[definition] needs {key!r}", "[definition]")
     switches = raw.get("switches", {})
     for k, v in switches.items():
         if not isinstance(v, bool):
-            raise fail(f"switch {k!r} must be true or false", k)
+            fail(f"switch {k!r} must be true or false", k)
 
     def patterns(values: Any, key: str) -> tuple[str, ...]:
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise fail(f"{key!r} must be a list of strings", key)
+            fail(f"{key!r} must be a list of strings", key)
         for v in values:
             try:
                 re.compile(v)
             except re.error as exc:
-                raise fail(f"bad regular expression {v!r} in {key!r} ({exc})", v) from exc
+                fail(f"bad regular expression {v!r} in {key!r} ({exc})", v)
         return tuple(values)
 
     categories = []
@@ -167,16 +168,16 @@ def parse_definition(text: str, where: str = "<string>") -> Definition:
         extra = set(cat) - _ALLOWED["category"]
         if extra:
             bad = sorted(extra)[0]
-            raise fail(f"unknown key {bad!r} in [categories.{key}]", f"{bad}")
+            fail(f"unknown key {bad!r} in [categories.{key}]", f"{bad}")
         if cat.get("group") not in GROUPS:
-            raise fail(f"[categories.{key}] group must be one of {GROUPS}", f"[categories.{key}]")
+            fail(f"[categories.{key}] group must be one of {GROUPS}", f"[categories.{key}]")
         mesh = cat.get("mesh", [])
         for m in mesh:
             if not isinstance(m, str) or not _MESH_RE.match(m):
-                raise fail(f"invalid MeSH descriptor id {m!r} in [categories.{key}]", str(m))
+                fail(f"invalid MeSH descriptor id {m!r} in [categories.{key}]", str(m))
         sw = cat.get("switch")
         if sw is not None and sw not in switches:
-            raise fail(f"[categories.{key}] names switch {sw!r}, not in [switches]", f"{sw}")
+            fail(f"[categories.{key}] names switch {sw!r}, not in [switches]", f"{sw}")
         categories.append(
             Category(
                 key=key,
@@ -237,12 +238,16 @@ def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
 
     iv = tables.interventions
     label = text(iv["name"], iv["other_names"])
-    full = text(iv["name"], iv["other_names"], iv["description"])
-    is_cell = _matches(full, cells)
-    is_derived = _matches(label, derived)
-    msc_iv = is_cell & (~is_derived | allow_derived)
+    desc = text(iv["description"])
+    cell_label, cell_desc = _matches(label, cells), _matches(desc, cells)
+    derived_label, derived_desc = _matches(label, derived), _matches(desc, derived)
+    if allow_derived:
+        derived_label = derived_desc = pd.Series(False, index=iv.index)
+    # When only the description names MSCs, it must not be describing a derived product.
+    msc_iv = (cell_label & ~derived_label) | (~cell_label & cell_desc & ~derived_label & ~derived_desc)
     first_msc = iv.loc[msc_iv].drop_duplicates("nct_id").set_index("nct_id")["name"]
-    derived_only = iv.loc[is_cell & is_derived].drop_duplicates("nct_id").set_index("nct_id")
+    is_derived = (cell_label | cell_desc) & ~msc_iv
+    derived_only = iv.loc[is_derived].drop_duplicates("nct_id").set_index("nct_id")
 
     st = tables.studies.set_index("nct_id")
     title = text(st["title"], st["official_title"])
@@ -253,6 +258,10 @@ def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
     out["is_msc"] = False
     out["msc_reason"] = "no MSC intervention or title"
     by_title = title_cell & (~title_derived | allow_derived)
+    derived_title = title_cell & ~by_title
+    out.loc[derived_title, "msc_reason"] = "MSC-derived product only (title): " + st.loc[
+        derived_title, "title"
+    ].fillna("")
     out.loc[by_title, "is_msc"] = True
     out.loc[by_title, "msc_reason"] = "title: " + st.loc[by_title, "title"].fillna("")
     dids = derived_only.index.difference(first_msc.index)
@@ -337,7 +346,8 @@ def select(tables: Tables, definition: Definition) -> tuple[pd.DataFrame, pd.Dat
 
     ev = msc_evidence(tables, definition).drop_duplicates("nct_id").set_index("nct_id")
     ev = ev.reindex(studies["nct_id"])
-    leave(~ev["is_msc"].fillna(False).to_numpy(), "msc_confirmed", ev["msc_reason"].reset_index(drop=True))
+    not_msc = ~ev["is_msc"].fillna(False).to_numpy()
+    leave(not_msc, "msc_confirmed", ev["msc_reason"].reset_index(drop=True))
 
     ok_type = studies["study_type"].isin(definition.study_types)
     leave(~ok_type, "study_type", "study type " + studies["study_type"].fillna("missing"))

@@ -1,0 +1,123 @@
+"""The main command end to end, and its error paths (one line, non-zero exit, nothing half-written)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from trialmap.__main__ import main as trialmap_main
+from trialmap.refresh import main
+
+from .conftest import BUNDLED_ID, RAW, ROOT
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    shutil.copytree(RAW / BUNDLED_ID, d / "raw" / BUNDLED_ID)
+    for p in (d / "raw" / BUNDLED_ID, *(d / "raw" / BUNDLED_ID).iterdir()):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return d
+
+
+@pytest.fixture(scope="module")
+def run(data_dir):
+    """One real run of ``python -m trialmap.refresh`` in a subprocess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "trialmap.refresh", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+    )
+    return proc, data_dir / "processed" / BUNDLED_ID
+
+
+def test_main_command_writes_tables_figures_and_provenance(run):
+    proc, out = run
+    assert proc.returncode == 0, proc.stderr
+    assert "local snapshot" in proc.stderr and "not fetched" in proc.stdout
+    for name in ("studies", "sites", "country_counts"):
+        assert (out / f"{name}.csv").is_file() and (out / f"{name}.parquet").is_file()
+    for name in ("flow", "inclusion_log", "categories", "region_counts", "unknown_countries"):
+        assert (out / f"{name}.csv").is_file()
+    assert (out / "figures" / "figure1.pdf").stat().st_size > 10_000
+    assert (out / "figures" / "figure1.png").stat().st_size > 10_000
+    cc = pd.read_csv(out / "country_counts.csv", keep_default_na=False)
+    assert list(cc.columns) == ["iso3", "country", "n_trials", "n_sites"]
+    assert cc.equals(pd.read_parquet(out / "country_counts.parquet").astype(cc.dtypes.to_dict()))
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["snapshot"]["id"] == BUNDLED_ID and prov["fetched"] is False
+    assert prov["snapshot"]["files"][0]["sha256"].startswith("024e6c0e")
+    assert prov["definition"]["version"] == "1" and "distinct trials" in prov["counting_rule"]
+    assert "figures/figure1.pdf" in prov["outputs"]
+    flow = pd.read_csv(out / "flow.csv").set_index("step")["n_remaining"]
+    assert prov["flow"]["with_mapped_country"] == flow["with_mapped_country"] == len(
+        pd.read_csv(out / "studies.csv")
+    )
+    assert f"mapped to a country {flow['with_mapped_country']}" in proc.stdout
+    assert not list(out.parent.glob(".tmp-*"))
+
+
+def test_bad_option_exits_2_with_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--no-such-option"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+
+
+def _one_line_error(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("trialmap: error: "), err
+    return err[0]
+
+
+def test_missing_snapshot_is_one_line_and_writes_nothing(tmp_path, capsys):
+    assert main(["--data-dir", str(tmp_path), "--snapshot", "nope", "-q"]) == 1
+    assert "snapshot 'nope' not found" in _one_line_error(capsys)
+    assert not (tmp_path / "processed").exists()
+    assert main(["--data-dir", str(tmp_path / "empty"), "-q"]) == 1
+    assert "no snapshot in" in _one_line_error(capsys)
+
+
+def test_corrupted_snapshot_fails_and_leaves_earlier_outputs_untouched(run, tmp_path, capsys):
+    _, out = run
+    data = tmp_path / "data"
+    shutil.copytree(out.parents[1], data)
+    snap = data / "raw" / BUNDLED_ID / "full_studies.tar.gz"
+    snap.chmod(0o644)
+    blob = bytearray(snap.read_bytes())
+    blob[1000] ^= 0xFF
+    snap.write_bytes(bytes(blob))
+    before = {p.name: p.stat().st_mtime_ns for p in (data / "processed" / BUNDLED_ID).iterdir()}
+    assert main(["--data-dir", str(data), "-q"]) == 1
+    assert "full_studies.tar.gz has sha256" in _one_line_error(capsys)
+    after = {p.name: p.stat().st_mtime_ns for p in (data / "processed" / BUNDLED_ID).iterdir()}
+    assert before == after
+    assert sorted(p.name for p in (data / "processed").iterdir()) == [BUNDLED_ID]
+
+
+def test_bad_definition_file_is_one_line(data_dir, tmp_path, capsys):
+    bad = tmp_path / "def.toml"
+    bad.write_text("[definition\nname = 'x'\n")  # synthetic malformed file
+    assert main(["--data-dir", str(data_dir), "--definition", str(bad), "-q"]) == 1
+    assert "not valid TOML" in _one_line_error(capsys)
+
+
+def test_unwritable_output_folder_is_one_line(data_dir, tmp_path, capsys):
+    blocked = tmp_path / "data"
+    shutil.copytree(data_dir / "raw", blocked / "raw")
+    (blocked / "processed").write_text("a file where the output folder should be")
+    assert main(["--data-dir", str(blocked), "-q"]) == 1
+    assert "cannot create the output folder" in _one_line_error(capsys)
+
+
+def test_trialmap_command_lists_and_verifies_snapshots(data_dir, capsys):
+    assert trialmap_main(["--data-dir", str(data_dir), "snapshots"]) == 0
+    assert BUNDLED_ID in capsys.readouterr().out
+    assert trialmap_main(["--data-dir", str(data_dir), "verify", BUNDLED_ID]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert trialmap_main(["--data-dir", str(data_dir), "verify", "missing"]) == 1
+    assert "not found" in _one_line_error(capsys)

@@ -225,7 +225,8 @@ def _provenance(result: Result, argv: Sequence[str]) -> dict[str, Any]:
 def summary(result: Result, out: Path | None, seconds: float) -> str:
     f = result.flow.set_index("step")["n_remaining"]
     lines = [
-        f"snapshot   {result.snapshot.id} (registry data date {result.data_date}; local snapshot, not fetched)",
+        f"snapshot   {result.snapshot.id} (registry data date {result.data_date}; "
+        "local snapshot, not fetched)",
         f"definition {result.definition.label}",
         f"records read {f['records_read']}, unique {f['unique_records']}, MSC confirmed "
         f"{f['msc_confirmed']}, interventional {f['study_type']}, in scope {f['in_scope']}, "

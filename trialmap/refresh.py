@@ -213,7 +213,10 @@ def _provenance(result: Result, argv: Sequence[str]) -> dict[str, Any]:
         "counting_rule": COUNTING_RULE,
         "flow": result.flow.set_index("step")["n_remaining"].to_dict(),
         "unknown_countries": result.unknown_countries.to_dict(orient="records"),
-        "boundaries": "Natural Earth 10m admin-0 countries v5.1.1 (public domain), simplified",
+        "boundaries": (
+            "Natural Earth 10m admin-0 countries v5.1.1, German point-of-view edition "
+            "(public domain), simplified; see trialmap/data/NATURAL_EARTH.md"
+        ),
         "environment": {
             "python": platform.python_version(),
             "pandas": pd.__version__,

@@ -29,6 +29,7 @@ STUDIES = {
     "lead_sponsor": "string",
     "lead_sponsor_class": "string",
     "registry_data_date": "datetime64[s]",
+    "removed_countries": "string",  # countries the registry lists as removed, joined by "|"
 }
 
 SITES = {

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from trialmap.errors import SourceFormatError
 from trialmap.snapshot import Snapshot
-from trialmap.sources import classic
+from trialmap.sources import classic, v2
 from trialmap.tables import Tables
 
-READERS = {classic.FORMAT: classic.read}
+
+def _files(snapshot: Snapshot) -> list:
+    return [snapshot.file(e["name"]) for e in snapshot.manifest["files"]]
+
+
+READERS: dict[str, Callable[[Snapshot], Tables]] = {
+    classic.FORMAT: lambda s: classic.read(*_files(s)),
+    v2.FORMAT_PAGES: lambda s: v2.read(_files(s)),
+    v2.FORMAT_EXPORT: lambda s: v2.read(_files(s)),
+}
 
 
 def read_snapshot(snapshot: Snapshot) -> Tables:
@@ -19,5 +30,4 @@ def read_snapshot(snapshot: Snapshot) -> Tables:
             f"this trialmap reads {', '.join(sorted(READERS))}: upgrade trialmap"
         )
         raise SourceFormatError(msg)
-    (data_file,) = (e["name"] for e in snapshot.manifest["files"])
-    return reader(snapshot.file(data_file))
+    return reader(snapshot)

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from trialmap.errors import SourceFormatError
-from trialmap.sources.common import join, parse_dates, phase_enum, status_enum, to_enum
+from trialmap.sources.common import join, new_rows, phase_enum, status_enum, to_enum, to_tables
 from trialmap.tables import Tables
 
 FORMAT = "ctgov-classic-full-studies-tar"
+# API v2 renamed the classic "Anticipated" enrollment to ESTIMATED.
+ENROLLMENT_TYPE = {"Anticipated": "ESTIMATED"}
 
 
 def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -72,13 +72,16 @@ def parse_record(study: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -
             "phases": join(phases),
             "study_type": to_enum(design.get("StudyType")),
             "enrollment": enroll.get("EnrollmentCount"),
-            "enrollment_type": to_enum(enroll.get("EnrollmentType")),
+            "enrollment_type": to_enum(enroll.get("EnrollmentType"), ENROLLMENT_TYPE),
             "start_date": status.get("StartDateStruct", {}).get("StartDate"),
             "first_posted": status.get("StudyFirstPostDateStruct", {}).get("StudyFirstPostDate"),
             "last_update": status.get("LastUpdatePostDateStruct", {}).get("LastUpdatePostDate"),
             "lead_sponsor": sponsor.get("LeadSponsorName"),
             "lead_sponsor_class": sponsor.get("LeadSponsorClass"),
             "registry_data_date": d.get("MiscInfoModule", {}).get("VersionHolder"),
+            "removed_countries": join(
+                _wrapped(d.get("MiscInfoModule", {}), "RemovedCountryList", "RemovedCountry")
+            ),
         }
     )
     locations = _wrapped(p.get("ContactsLocationsModule", {}), "LocationList", "Location")
@@ -134,18 +137,6 @@ def parse_record(study: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -
         )
 
 
-def finish(rows: dict[str, list[dict[str, Any]]]) -> Tables:
-    """Turn collected row lists into typed canonical tables (dates parsed)."""
-    frames = {name: pd.DataFrame(r) for name, r in rows.items()}
-    studies = frames["studies"]
-    if not studies.empty:
-        for col in ("start_date", "first_posted", "last_update"):
-            studies[col], studies[f"{col}_precision"] = parse_dates(studies[col])
-        studies["registry_data_date"], _ = parse_dates(studies["registry_data_date"])
-        studies["enrollment"] = pd.to_numeric(studies["enrollment"], errors="coerce")
-    return Tables.from_frames(**frames)
-
-
 def read(path: Path) -> Tables:
     """Read a classic ``full_studies`` tarball into canonical tables.
 
@@ -156,12 +147,7 @@ def read(path: Path) -> Tables:
         has no NCT id. A study id seen twice is an error too: the archive has
         one file per study.
     """
-    rows: dict[str, list[dict[str, Any]]] = {
-        "studies": [],
-        "sites": [],
-        "conditions": [],
-        "interventions": [],
-    }
+    rows = new_rows()
     seen: set[str] = set()
     for name, study in iter_records(Path(path)):
         n_before = len(rows["studies"])
@@ -171,4 +157,4 @@ def read(path: Path) -> Tables:
             msg = f"{Path(path).name}: {nct} appears twice (second time in {name})"
             raise SourceFormatError(msg)
         seen.add(nct)
-    return finish(rows)
+    return to_tables(rows)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import pandas as pd
+
+from trialmap.tables import Tables
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +109,20 @@ def join(values: list[str] | None, sep: str = "|") -> str | None:
     """Join a list field, ``None`` when empty."""
     vals = [v for v in (values or []) if v]
     return sep.join(vals) if vals else None
+
+
+def new_rows() -> dict[str, list[dict[str, Any]]]:
+    """Empty row lists for the four canonical tables."""
+    return {"studies": [], "sites": [], "conditions": [], "interventions": []}
+
+
+def to_tables(rows: dict[str, list[dict[str, Any]]]) -> Tables:
+    """Turn collected row lists into typed canonical tables (dates parsed)."""
+    frames = {name: pd.DataFrame(r) for name, r in rows.items()}
+    studies = frames["studies"]
+    if not studies.empty:
+        for col in ("start_date", "first_posted", "last_update"):
+            studies[col], studies[f"{col}_precision"] = parse_dates(studies[col])
+        studies["registry_data_date"], _ = parse_dates(studies["registry_data_date"])
+        studies["enrollment"] = pd.to_numeric(studies["enrollment"], errors="coerce")
+    return Tables.from_frames(**frames)

@@ -1,30 +1,20 @@
-"""Figures: the Figure 1 world map of trials per country, and journal export.
-
-Plot functions take the processed tables and ``ax=None`` and return the Axes;
-saving is separate (:func:`save_figure`). matplotlib and geopandas are
-imported lazily so importing trialmap stays cheap.
-"""
+"""Figure 1: world choropleth of trials per country, leaders labelled."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from trialmap.figures.export import DOUBLE_COLUMN_MM, MM
+
 if TYPE_CHECKING:
     import geopandas as gpd
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 EQUAL_EARTH = "EPSG:8857"
-MM = 1 / 25.4  # inches per millimetre
-DOUBLE_COLUMN_MM = 183.0
-SINGLE_COLUMN_MM = 89.0
 
 # Class edges for trials per country: [1], [2, 5), [5, 10), ... [100, inf).
 BIN_EDGES = (1, 2, 5, 10, 20, 50, 100)
@@ -210,49 +200,3 @@ def figure1(
         )
     fig.set_facecolor("white")
     return ax
-
-
-def save_figure(
-    fig: Figure,
-    stem: Path,
-    formats: Sequence[str] = ("pdf", "png"),
-    *,
-    dpi: int = 300,
-    metadata: Mapping[str, Any] | None = None,
-) -> list[Path]:
-    """Write a figure in several formats; fonts embedded as TrueType, not Type 3.
-
-    Each file is written to a temporary name and renamed into place, so a
-    crash never leaves a truncated figure. ``metadata`` (title, author,
-    subject, keywords...) goes into the PDF info / PNG text chunks.
-    """
-    import matplotlib as mpl
-
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    with mpl.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none"}):
-        for fmt in formats:
-            target = stem.with_suffix(f".{fmt}")
-            md = _metadata_for(fmt, metadata or {})
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            os.close(fd)
-            try:
-                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=md, bbox_inches="tight", pad_inches=0.02)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            written.append(target)
-    return written
-
-
-def _metadata_for(fmt: str, md: Mapping[str, Any]) -> dict[str, Any]:
-    if fmt == "pdf":
-        keys = {"Title", "Author", "Subject", "Keywords", "Creator"}
-        return {k: str(v) for k, v in md.items() if k in keys}
-    if fmt == "png":
-        return {k: str(v) for k, v in md.items()}
-    if fmt == "svg":
-        return {k: str(v) for k, v in md.items() if k in {"Title", "Description", "Creator"}}
-    return {}

@@ -28,6 +28,7 @@ Faults are queued per endpoint and consumed one per request (see :class:`Fault`)
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -48,6 +49,7 @@ SPEC = CTGOV / "api-spec" / "ctg-oas-v2.yaml"
 BASE = "/api/v2"
 
 
+@functools.cache
 def load_spec() -> dict[str, Any]:
     return yaml.safe_load(SPEC.read_text(encoding="utf-8"))
 
@@ -148,11 +150,12 @@ class FakeCtgov:
         self.api_version = api_version
         self.max_page_size = max_page_size
         self.empty_last_page = empty_last_page
-        self.faults: dict[str, deque[Fault]] = {"studies": deque(), "version": deque()}
+        # None in a queue: answer that request normally.
+        self.faults: dict[str, deque[Fault | None]] = {"studies": deque(), "version": deque()}
         self.always: dict[str, Fault | None] = {"studies": None, "version": None}
-        self.fault_on_page: dict[int, Fault] = {}
         self.log: list[Request] = []
         self.bytes_sent = 0
+        self.sent: list[tuple[str, bytes]] = []  # (path, body) of every complete 200 answer
         self._tokens: dict[str, tuple[frozenset, int]] = {}
         self.spec = {"studies": spec_parameters("/studies"), "version": spec_parameters("/version")}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -328,6 +331,8 @@ def _handler(api: FakeCtgov) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self.close_connection = True
                 return
+            with api.lock:  # recorded before sending: the client may read it before we return
+                api.sent.append((self.path.split("?")[0], body))
             self._send(200, body)
 
     return Handler

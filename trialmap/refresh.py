@@ -292,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail (exit 1) instead of falling back to a local snapshot when fetching fails")
     p.add_argument("--max-studies", type=int, default=None,
                    help="refuse a query matching more studies than this (default: the query file's)")
+    p.add_argument("--page-size", type=int, default=None,
+                   help="studies per page (default: the query file's, 1000, the API's maximum)")
     p.add_argument("--min-interval", type=float, default=1.0,
                    help="seconds between two requests (default 1.0: about one request per second)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -334,8 +336,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def fetch_step(args: argparse.Namespace, raw: Path) -> tuple[Snapshot | None, dict[str, Any]]:
+def fetch_step(args: argparse.Namespace, raw: Path, client: Any = None) -> tuple[Snapshot | None, dict[str, Any]]:
     """Fetch a new snapshot; on an unreachable API return (None, info) so the caller falls back.
+
+    ``client`` (a :class:`trialmap.fetch.Client`) replaces the one built from
+    ``args`` (tests inject one with tiny backoff).
 
     Raises
     ------
@@ -377,15 +382,18 @@ def fetch_step(args: argparse.Namespace, raw: Path) -> tuple[Snapshot | None, di
         bar.total = expected
         bar.update(done - bar.n)
 
-    client = fetch.Client(url, min_interval=args.min_interval)
+    if client is None:
+        client = fetch.Client(url, min_interval=args.min_interval)
+    url = info["api_url"] = client.api_url
     try:
         if base is None:
-            run = fetch.fetch_full(client, q, max_studies=args.max_studies, progress=progress)
+            run = fetch.fetch_full(client, q, page_size=args.page_size, max_studies=args.max_studies,
+                                   progress=progress)
         else:
             have = set(read_snapshot(base).studies["nct_id"])
             since = str(base.manifest["registry_data_date"])
-            run = fetch.fetch_changes(client, q, since, have, max_studies=args.max_studies,
-                                      progress=progress)
+            run = fetch.fetch_changes(client, q, since, have, page_size=args.page_size,
+                                      max_studies=args.max_studies, progress=progress)
     except ApiUnavailableError as exc:
         if args.require_fresh:
             raise

@@ -28,6 +28,7 @@ Faults are queued per endpoint and consumed one per request (see :class:`Fault`)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -210,7 +211,7 @@ class FakeCtgov:
         if adv:
             m = re.fullmatch(r"AREA\[LastUpdatePostDate\]RANGE\[([^,\]]+),([^\]]+)\]", adv.strip())
             if not m:
-                return f"this test server supports only AREA[LastUpdatePostDate]RANGE[..] in filter.advanced: {adv}"
+                return f"this test server supports only AREA[LastUpdatePostDate]RANGE[..]: {adv}"
             lo, hi = m.group(1).strip(), m.group(2).strip()
             lo = "" if lo == "MIN" else lo
             hi = "9999-12-31" if hi == "MAX" else hi
@@ -285,7 +286,7 @@ def _handler(api: FakeCtgov) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
             api.bytes_sent += len(body)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             params = parse_qsl(url.query, keep_blank_values=True)
             with api.lock:
@@ -297,10 +298,9 @@ def _handler(api: FakeCtgov) -> type[BaseHTTPRequestHandler]:
             with api.lock:
                 queue = api.faults[endpoint]
                 fault = queue.popleft() if queue else api.always[endpoint]
-            try:
+            # The client may have given up (read timeout): nothing left to answer.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._answer(endpoint, params, fault)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (read timeout); nothing to answer
 
         def _answer(self, endpoint: str, params: list[tuple[str, str]], fault: Fault | None) -> None:
             if fault is not None and fault.kind == "status":

@@ -123,7 +123,7 @@ def test_a_tampered_page_is_caught(tmp_path, query):
     page = snap.file(snap.manifest["pages"][1])
     page.chmod(0o644)
     page.write_bytes(page.read_bytes().replace(b"RECRUITING", b"COMPLETED\x20\x20", 1))
-    with pytest.raises(SnapshotIntegrityError, match="page-0002.json has sha256"):
+    with pytest.raises(SnapshotIntegrityError, match=r"page-0002\.json has sha256"):
         open_snapshot(snap.id, tmp_path)
 
 
@@ -269,10 +269,12 @@ def test_cli_reads_the_api_url_from_the_environment_and_offline_never_fetches(da
 
 def test_cli_falls_back_to_the_newest_local_snapshot_when_the_api_is_unreachable(data_dir, capsys):
     url = closed_port_url()
-    assert main(["--data-dir", str(data_dir), "--api-url", url, "-q"]) == 0
-    line = _one_line(capsys.readouterr().err)
+    assert main(["--data-dir", str(data_dir), "--api-url", url]) == 0
+    out = capsys.readouterr()
+    line = _one_line(out.err)
     assert line.startswith(f"trialmap: cannot reach the ClinicalTrials.gov API at {url}")
-    assert line.endswith("processing the newest local snapshot instead")
+    assert line.endswith(f"processing the newest local snapshot {BUNDLED_ID} instead")
+    assert "not fetched: the API could not be reached" in out.out
     assert sorted(p.name for p in (data_dir / "raw").iterdir()) == [BUNDLED_ID]
     prov = json.loads((data_dir / "processed" / BUNDLED_ID / "provenance.json").read_text())
     assert prov["fetched"] is False
@@ -283,17 +285,24 @@ def test_cli_falls_back_to_the_newest_local_snapshot_when_the_api_is_unreachable
 def test_the_figure_source_line_says_when_a_fallback_snapshot_was_used(result):
     import dataclasses
 
-    fallback = dataclasses.replace(result, fetch={"fallback": True, "attempted_utc": "2026-01-05T10:00:00+00:00"})
+    info = {"fallback": True, "attempted_utc": "2026-01-05T10:00:00+00:00"}
+    fallback = dataclasses.replace(result, fetch=info)
     assert "could not be reached on 2026-01-05" in source_line(fallback)
     assert "could not be reached" not in source_line(result)
 
 
 def test_cli_require_fresh_makes_an_unreachable_api_an_error(data_dir, capsys):
-    assert main(["--data-dir", str(data_dir), "--api-url", closed_port_url(), "--require-fresh"]) == 1
+    assert main(["--data-dir", str(data_dir), "--api-url", closed_port_url(), "--require-fresh", "-q"]) == 1
     line = _one_line(capsys.readouterr().err)
     assert line.startswith("trialmap: error: cannot reach the ClinicalTrials.gov API")
     assert not (data_dir / "processed").exists()
     assert sorted(p.name for p in (data_dir / "raw").iterdir()) == [BUNDLED_ID]
+
+
+def test_cli_with_no_api_and_no_local_snapshot_says_both_in_one_line(tmp_path, capsys):
+    assert main(["--data-dir", str(tmp_path), "--api-url", closed_port_url()]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert "cannot reach the ClinicalTrials.gov API" in line and "no snapshot in" in line
 
 
 def test_cli_protocol_errors_are_one_line_errors_not_fallbacks(data_dir, capsys):

@@ -19,7 +19,7 @@ Tree::
     ├── QueryError                    an API query file is malformed or names an unknown parameter
     └── FetchError                    fetching from the ClinicalTrials.gov API failed (no snapshot written)
         ├── ApiUnavailableError       cannot connect, timed out, or 403/429/5xx after every retry
-        ├── ApiResponseError          an answer that breaks the protocol: 4xx, bad JSON, paging or count mismatch
+        ├── ApiResponseError          the answer breaks the protocol: 4xx, bad JSON, paging/count mismatch
         └── TooManyStudiesError       the query matches more studies than the size guard allows
 """
 

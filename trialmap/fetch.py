@@ -367,7 +367,7 @@ class Client:
             if nxt is None:
                 break
             if not studies:
-                msg = f"page {n} of GET /studies is empty but names a next page; only the last page may be empty"
+                msg = f"page {n} of GET /studies is empty but names a next page; only the last may be empty"
                 raise _Restart(ApiResponseError(msg))
             if nxt == token or nxt in seen_tokens:
                 msg = (

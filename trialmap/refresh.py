@@ -30,7 +30,7 @@ import pandas as pd
 
 import trialmap
 from trialmap import aggregate, boundaries, countries, geocode, studyset
-from trialmap.errors import ApiUnavailableError, OutputError, TrialmapError
+from trialmap.errors import ApiUnavailableError, FetchError, OutputError, TrialmapError
 from trialmap.fetch import DEFAULT_API_URL
 from trialmap.snapshot import Snapshot, open_snapshot
 from trialmap.sources import read_snapshot
@@ -313,6 +313,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         snap, fetch_info = None, None
         if args.snapshot is None and not args.offline:
             snap, fetch_info = fetch_step(args, raw)
+        if fetch_info is not None and fetch_info["fallback"]:
+            try:
+                snap = open_snapshot(None, raw)
+            except TrialmapError as exc:
+                msg = f"{fetch_info['error']}, and no local snapshot to fall back on: {exc}"
+                raise FetchError(msg) from exc
+            _say(args, f"trialmap: {fetch_info['error']}; processing the newest local snapshot "
+                       f"{snap.id} instead")
         if snap is None:
             snap = open_snapshot(args.snapshot, raw)
             if not args.quiet and fetch_info is None:
@@ -336,7 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def fetch_step(args: argparse.Namespace, raw: Path, client: Any = None) -> tuple[Snapshot | None, dict[str, Any]]:
+def fetch_step(
+    args: argparse.Namespace, raw: Path, client: Any = None
+) -> tuple[Snapshot | None, dict[str, Any]]:
     """Fetch a new snapshot; on an unreachable API return (None, info) so the caller falls back.
 
     ``client`` (a :class:`trialmap.fetch.Client`) replaces the one built from
@@ -368,7 +378,7 @@ def fetch_step(args: argparse.Namespace, raw: Path, client: Any = None) -> tuple
         if same:
             base = open_snapshot(same[-1]["path"], raw)
         else:
-            _say(args, "trialmap: no earlier snapshot of this query to refresh incrementally; fetching in full")
+            _say(args, "trialmap: no earlier snapshot of this query to refresh; fetching in full")
     bar = None
 
     def progress(done: int, expected: int) -> None:
@@ -398,7 +408,6 @@ def fetch_step(args: argparse.Namespace, raw: Path, client: Any = None) -> tuple
         if args.require_fresh:
             raise
         info.update(error=str(exc), fallback=True)
-        _say(args, f"trialmap: {exc}; processing the newest local snapshot instead", force=True)
         return None, info
     finally:
         client.close()
@@ -414,8 +423,8 @@ def fetch_step(args: argparse.Namespace, raw: Path, client: Any = None) -> tuple
     return snap, info
 
 
-def _say(args: argparse.Namespace, line: str, force: bool = False) -> None:
-    if force or not args.quiet:
+def _say(args: argparse.Namespace, line: str) -> None:
+    if not args.quiet:
         print(line, file=sys.stderr)  # noqa: T201 - the CLI talks to its user
 
 

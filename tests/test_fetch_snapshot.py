@@ -257,14 +257,15 @@ def test_cli_fetches_processes_and_refreshes_incrementally(data_dir, capsys):
     assert prov["fetch"]["incremental"] is True and prov["fetch"]["base_snapshot"] == first["snapshot_id"]
 
 
-def test_cli_reads_the_api_url_from_the_environment_and_offline_never_fetches(data_dir, monkeypatch, capsys):
+def test_cli_reads_the_api_url_from_the_environment_and_offline_never_fetches(tmp_path, monkeypatch):
     with FakeCtgov(JUNE28, TS28) as api:
         monkeypatch.setenv("TRIALMAP_API_URL", api.url)
-        assert main(["--data-dir", str(data_dir), "--offline", "-q"]) == 0
-        assert api.log == []
-        assert main(["--data-dir", str(data_dir), "--min-interval", "0", "-q"]) == 0
+        assert main(["--data-dir", str(tmp_path), "--min-interval", "0", "-q"]) == 0
         assert [r.path for r in api.log] == ["/api/v2/version", "/api/v2/studies"]
-    capsys.readouterr()
+        fetched = list_snapshots(tmp_path / "raw")
+        assert main(["--data-dir", str(tmp_path), "--offline", "-q"]) == 0
+        assert len(api.log) == 2  # --offline: not one more request
+    assert list_snapshots(tmp_path / "raw") == fetched
 
 
 def test_cli_falls_back_to_the_newest_local_snapshot_when_the_api_is_unreachable(data_dir, capsys):

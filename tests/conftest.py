@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import tarfile
 from pathlib import Path
 
@@ -10,6 +12,19 @@ import matplotlib
 import pytest
 
 matplotlib.use("Agg")  # no screen in CI
+
+
+def closed_port_url() -> str:
+    """An API URL on 127.0.0.1 where nothing listens (a port just freed by the OS)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api/v2"
+
+
+# Tests never touch the real network: unless a test passes --api-url, the CLI (also in
+# subprocesses, which inherit this) talks to a closed local port and falls back.
+os.environ["TRIALMAP_API_URL"] = closed_port_url()
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"

@@ -14,7 +14,13 @@ Tree::
     ├── SourceFormatError             a raw file is not in the format its manifest claims
     ├── BoundariesError               vendored boundaries missing / cannot be rebuilt
     ├── UnknownRegionError            a region name with no membership table
-    └── OutputError                   processed outputs could not be written
+    ├── OutputError                   processed outputs could not be written
+    ├── DefinitionError               a study-set definition file is malformed
+    ├── QueryError                    an API query file is malformed or names an unknown parameter
+    └── FetchError                    fetching from the ClinicalTrials.gov API failed (no snapshot written)
+        ├── ApiUnavailableError       cannot connect, timed out, or 403/429/5xx after every retry
+        ├── ApiResponseError          the answer breaks the protocol: 4xx, bad JSON, paging/count mismatch
+        └── TooManyStudiesError       the query matches more studies than the size guard allows
 """
 
 from __future__ import annotations
@@ -61,3 +67,23 @@ class OutputError(TrialmapError):
 
 class DefinitionError(TrialmapError):
     """A study-set definition file is malformed."""
+
+
+class QueryError(TrialmapError):
+    """An API query file is malformed or names a parameter the API does not define."""
+
+
+class FetchError(TrialmapError):
+    """Fetching from the ClinicalTrials.gov API failed; no snapshot was written."""
+
+
+class ApiUnavailableError(FetchError):
+    """The API could not be reached or kept failing (connection, timeout, 403/429/5xx)."""
+
+
+class ApiResponseError(FetchError):
+    """The API answered, but not as its protocol says (4xx, invalid JSON, paging or count mismatch)."""
+
+
+class TooManyStudiesError(FetchError):
+    """The query matches more studies than the size guard allows."""

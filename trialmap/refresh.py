@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -29,7 +30,8 @@ import pandas as pd
 
 import trialmap
 from trialmap import aggregate, boundaries, countries, geocode, studyset
-from trialmap.errors import OutputError, TrialmapError
+from trialmap.errors import ApiUnavailableError, FetchError, OutputError, TrialmapError
+from trialmap.fetch import DEFAULT_API_URL
 from trialmap.snapshot import Snapshot, open_snapshot
 from trialmap.sources import read_snapshot
 from trialmap.tables import Tables
@@ -56,6 +58,8 @@ class Result:
     region_counts: pd.DataFrame
     unknown_countries: pd.DataFrame
     geo_audit: pd.DataFrame
+    #: What the fetch step did (None: not attempted); see fetch_step().
+    fetch: dict[str, Any] | None = None
 
     @property
     def included(self) -> pd.Index:
@@ -89,9 +93,12 @@ def process(snapshot: Snapshot, definition: studyset.Definition) -> Result:
 
 
 def source_line(result: Result) -> str:
+    note = ""
+    if result.fetch and result.fetch.get("fallback"):
+        note = f" (local snapshot: the API could not be reached on {result.fetch['attempted_utc'][:10]})"
     return (
         f"Data: {CTGOV_CREDIT}, registry data date {result.data_date}, snapshot "
-        f"{result.snapshot.id}. Study set: {result.definition.label}. Counting: {COUNTING_RULE}. "
+        f"{result.snapshot.id}{note}. Study set: {result.definition.label}. Counting: {COUNTING_RULE}. "
         f"Boundaries: {NE_CREDIT}."
     )
 
@@ -196,7 +203,8 @@ def _provenance(result: Result, argv: Sequence[str]) -> dict[str, Any]:
         "trialmap_version": trialmap.__version__,
         "created_utc": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "command_line": ["python", "-m", "trialmap.refresh", *argv],
-        "fetched": False,
+        "fetched": bool(result.fetch and result.fetch.get("fetched")),
+        "fetch": result.fetch,
         "snapshot": {
             "id": result.snapshot.id,
             "path": str(result.snapshot.path),
@@ -227,9 +235,13 @@ def _provenance(result: Result, argv: Sequence[str]) -> dict[str, Any]:
 
 def summary(result: Result, out: Path | None, seconds: float) -> str:
     f = result.flow.set_index("step")["n_remaining"]
+    how = "local snapshot, not fetched"
+    if result.fetch and result.fetch.get("fetched"):
+        how = f"fetched now: {result.fetch['requests']} requests, {result.fetch['bytes']:,} bytes"
+    elif result.fetch and result.fetch.get("fallback"):
+        how = "local snapshot, not fetched: the API could not be reached"
     lines = [
-        f"snapshot   {result.snapshot.id} (registry data date {result.data_date}; "
-        "local snapshot, not fetched)",
+        f"snapshot   {result.snapshot.id} (registry data date {result.data_date}; {how})",
         f"definition {result.definition.label}",
         f"records read {f['records_read']}, unique {f['unique_records']}, MSC confirmed "
         f"{f['msc_confirmed']}, interventional {f['study_type']}, in scope {f['in_scope']}, "
@@ -269,7 +281,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--definition", type=Path, default=None,
                    help="study-set definition TOML (default: the bundled one)")
     p.add_argument("--offline", action="store_true",
-                   help="never touch the network (this version never fetches; accepted for scripts)")
+                   help="never touch the network: process the newest local snapshot (or --snapshot)")
+    p.add_argument("--api-url", default=None,
+                   help=f"API v2 base URL (default: $TRIALMAP_API_URL or {DEFAULT_API_URL})")
+    p.add_argument("--query", type=Path, default=None,
+                   help="API query TOML (default: the bundled trialmap/data/ctgov_query.toml)")
+    p.add_argument("--incremental", action="store_true",
+                   help="fetch only studies updated since the newest snapshot of the same query")
+    p.add_argument("--require-fresh", action="store_true",
+                   help="fail (exit 1) instead of falling back to a local snapshot when fetching fails")
+    p.add_argument("--max-studies", type=int, default=None,
+                   help="refuse a query matching more studies than this (default: the query file's)")
+    p.add_argument("--page-size", type=int, default=None,
+                   help="studies per page (default: the query file's, 1000, the API's maximum)")
+    p.add_argument("--min-interval", type=float, default=1.0,
+                   help="seconds between two requests (default 1.0: about one request per second)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     return p
 
@@ -278,18 +304,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # urllib3 logs every retry; the fetch step reports the outcome in one line instead.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     t0 = time.perf_counter()
     try:
         definition = studyset.load_definition(args.definition)
         raw = args.data_dir / "raw"
-        snap = open_snapshot(args.snapshot, raw)
-        if not args.quiet:
-            print(  # noqa: T201 - the CLI talks to its user
-                f"trialmap: processing local snapshot {snap.id} (this version does not fetch "
-                "from clinicaltrials.gov)",
-                file=sys.stderr,
-            )
-        result = process(snap, definition)
+        snap, fetch_info = None, None
+        if args.snapshot is None and not args.offline:
+            snap, fetch_info = fetch_step(args, raw)
+        if fetch_info is not None and fetch_info["fallback"]:
+            try:
+                snap = open_snapshot(None, raw)
+            except TrialmapError as exc:
+                msg = f"{fetch_info['error']}, and no local snapshot to fall back on: {exc}"
+                raise FetchError(msg) from exc
+            _say(args, f"trialmap: {fetch_info['error']}; processing the newest local snapshot "
+                       f"{snap.id} instead")
+        if snap is None:
+            snap = open_snapshot(args.snapshot, raw)
+            if not args.quiet and fetch_info is None:
+                print(  # noqa: T201 - the CLI talks to its user
+                    f"trialmap: processing local snapshot {snap.id} (not fetched: "
+                    f"{'--snapshot given' if args.snapshot else '--offline'})",
+                    file=sys.stderr,
+                )
+        if fetch_info is not None and fetch_info.get("fallback"):
+            fetch_info["fallback_snapshot"] = snap.id
+        result = dataclasses.replace(process(snap, definition), fetch=fetch_info)
         out = write_outputs(result, args.data_dir / "processed", argv)
     except TrialmapError as exc:
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
@@ -300,6 +342,90 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quiet:
         print(summary(result, out, time.perf_counter() - t0))  # noqa: T201
     return 0
+
+
+def fetch_step(
+    args: argparse.Namespace, raw: Path, client: Any = None
+) -> tuple[Snapshot | None, dict[str, Any]]:
+    """Fetch a new snapshot; on an unreachable API return (None, info) so the caller falls back.
+
+    ``client`` (a :class:`trialmap.fetch.Client`) replaces the one built from
+    ``args`` (tests inject one with tiny backoff).
+
+    Raises
+    ------
+    FetchError
+        The API answered but broke the protocol, the size guard tripped, or
+        (with ``--require-fresh``) it could not be reached.
+    """
+    from trialmap import fetch, query
+    from trialmap.snapshot import FORMAT_INCREMENTAL, FORMAT_PAGES, list_snapshots, write_fetched
+
+    url = args.api_url or os.environ.get("TRIALMAP_API_URL") or DEFAULT_API_URL
+    q = query.load_query(args.query)
+    info: dict[str, Any] = {
+        "attempted_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "api_url": url, "query": q.label, "fetched": False, "fallback": False,
+        "incremental": False, "error": None,
+    }
+    base = None
+    if args.incremental:
+        same = [
+            m for m in list_snapshots(raw)
+            if m["format"] in (FORMAT_PAGES, FORMAT_INCREMENTAL)
+            and m.get("query", {}).get("params") == q.request_params()
+        ]
+        if same:
+            base = open_snapshot(same[-1]["path"], raw)
+        else:
+            _say(args, "trialmap: no earlier snapshot of this query to refresh; fetching in full")
+    bar = None
+
+    def progress(done: int, expected: int) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=expected, unit="page", desc="fetching", file=sys.stderr, leave=False)
+        bar.total = expected
+        bar.update(done - bar.n)
+
+    if client is None:
+        client = fetch.Client(url, min_interval=args.min_interval)
+    url = info["api_url"] = client.api_url
+    try:
+        if base is None:
+            run = fetch.fetch_full(client, q, page_size=args.page_size, max_studies=args.max_studies,
+                                   progress=progress)
+        else:
+            have = set(read_snapshot(base).studies["nct_id"])
+            since = str(base.manifest["registry_data_date"])
+            run = fetch.fetch_changes(client, q, since, have, page_size=args.page_size,
+                                      max_studies=args.max_studies, progress=progress)
+    except ApiUnavailableError as exc:
+        if args.require_fresh:
+            raise
+        info.update(error=str(exc), fallback=True)
+        return None, info
+    finally:
+        client.close()
+        if bar is not None:
+            bar.close()
+    snap = write_fetched(raw, run, base=base)
+    info.update(
+        fetched=True, incremental=base is not None, snapshot_id=snap.id, requests=run.requests,
+        bytes=run.bytes, base_snapshot=base.id if base is not None else None,
+    )
+    _say(args, f"trialmap: fetched {snap.manifest['record_count']} studies from {url} into "
+               f"snapshot {snap.id} ({run.requests} requests, {run.bytes:,} bytes)")
+    return snap, info
+
+
+def _say(args: argparse.Namespace, line: str) -> None:
+    if not args.quiet:
+        print(line, file=sys.stderr)  # noqa: T201 - the CLI talks to its user
 
 
 if __name__ == "__main__":

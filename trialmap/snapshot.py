@@ -252,3 +252,155 @@ def open_snapshot(ref: str | Path | None, raw_dir: Path) -> Snapshot:
         msg = f"snapshot {str(ref)!r} not found in {raw_dir} (known: {known})"
         raise SnapshotNotFoundError(msg)
     return verify_snapshot(candidate)
+
+
+# -- snapshots of API fetches -------------------------------------------------------------------
+
+FORMAT_PAGES = "ctgov-v2-api-pages"
+FORMAT_INCREMENTAL = "ctgov-v2-api-pages-incremental"
+ATTRIBUTION = (
+    "Data: ClinicalTrials.gov (U.S. National Library of Medicine), fetched through API v2. "
+    "U.S. government public data."
+)
+
+
+def _paged_entries(paged: Any, prefix: str) -> tuple[list[tuple[str, bytes]], list[dict[str, Any]]]:
+    files, pages = [], []
+    for page in paged.pages:
+        name = f"{prefix}{page.number:04d}.json"
+        files.append((name, page.body))
+        pages.append(
+            {
+                "name": name,
+                "params": page.params,
+                "studies": len(page.nct_ids),
+                "next_page_token": page.next_page_token,
+            }
+        )
+    return files, pages
+
+
+def _paged_record(paged: Any, pages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "params": paged.params,
+        "page_size": paged.page_size,
+        "total_count": paged.total_count,
+        "study_count": len(paged.nct_ids),
+        "page_count": len(paged.pages),
+        "pages": pages,
+    }
+
+
+def fetched_snapshot_id(run: Any) -> str:
+    """``ctgov-v2-<registry date>-<fetch start>`` (``-inc`` for an incremental fetch)."""
+    start = run.started_utc.replace("-", "").replace(":", "")[:15]
+    kind = "-inc" if run.since else ""
+    return f"ctgov-v2-{run.registry_data_date or 'unknown'}{kind}-{start}Z"
+
+
+def write_fetched(raw_dir: Path, run: Any, base: Snapshot | None = None,
+                  snapshot_id: str | None = None) -> Snapshot:
+    """Store a :class:`trialmap.fetch.FetchRun` as a new snapshot, every page exactly as received.
+
+    A full fetch gives format ``ctgov-v2-api-pages``: ``page-0001.json`` ...
+    An incremental fetch gives format ``ctgov-v2-api-pages-incremental`` and is
+    self-contained: the base snapshot's study pages are copied byte for byte
+    (``<base-id>__<name>``; their sha256 must equal the base manifest's), then
+    the pages of studies entering the set by id (``fill-*``), then the changed
+    studies (``page-*``), plus the current list of ids (``ids-*``). Reading it
+    keeps the newest version of each study and only the studies the id list
+    names, which is what a full fetch of the same registry state returns.
+    """
+    files: list[tuple[str, bytes | Path]] = []
+    manifest: dict[str, Any] = {
+        "title": f"ClinicalTrials.gov API v2: {run.query.label}",
+        "source": {
+            "registry": "ClinicalTrials.gov",
+            "api": run.api_url,
+            "endpoint": f"{run.api_url}/studies",
+            "api_version": run.version.get("apiVersion"),
+            "data_timestamp": run.version.get("dataTimestamp"),
+        },
+        "query": {
+            "name": run.query.name,
+            "version": run.query.version,
+            "description": run.query.description,
+            "file": run.query.source,
+            "file_sha256": run.query.sha256,
+            "params": run.query.request_params(),
+        },
+        "registry_data_date": run.registry_data_date,
+        "fetch": {
+            "started_utc": run.started_utc,
+            "finished_utc": run.finished_utc,
+            "requests": run.requests,
+            "bytes_received": run.bytes,
+            "restarts": run.restarts,
+        },
+        "created_utc": run.finished_utc,
+        "attribution": ATTRIBUTION,
+        "manual_download": False,
+        "synthetic": False,
+    }
+    if run.since is None:
+        page_files, pages = _paged_entries(run.full, "page-")
+        files += page_files
+        manifest.update(
+            format=FORMAT_PAGES,
+            pages=[p["name"] for p in pages],
+            page_count=len(pages),
+            record_count=len(run.full.nct_ids),
+            total_count=run.full.total_count,
+            paging=_paged_record(run.full, pages),
+        )
+    else:
+        if base is None:
+            msg = "an incremental fetch needs the base snapshot it was fetched against"
+            raise SnapshotError(msg)
+        base_pages = list(base.manifest.get("pages") or [e["name"] for e in base.manifest["files"]])
+        by_name = {e["name"]: e for e in base.manifest["files"]}
+        copied = []
+        for name in base_pages:
+            new = f"{base.id}__{name}"
+            if sha256_file(base.file(name)) != by_name[name]["sha256"]:
+                msg = f"base snapshot {base.id}: {name} does not match its manifest; verify it first"
+                raise SnapshotIntegrityError(msg)
+            files.append((new, base.file(name)))
+            copied.append({"name": new, "base_name": name, "sha256": by_name[name]["sha256"]})
+        fill_names, fills = [], []
+        for k, paged in enumerate(run.filled, 1):
+            f, p = _paged_entries(paged, f"fill-{k:02d}-")
+            files += f
+            fill_names += [x["name"] for x in p]
+            fills.append(_paged_record(paged, p))
+        changed_files, changed = _paged_entries(run.changed, "page-")
+        ids_files, ids = _paged_entries(run.membership, "ids-")
+        files += changed_files + ids_files
+        manifest.update(
+            format=FORMAT_INCREMENTAL,
+            pages=[c["name"] for c in copied] + fill_names + [p["name"] for p in changed],
+            membership_pages=[p["name"] for p in ids],
+            page_count=len(changed) + len(ids) + len(fill_names),
+            record_count=len(run.membership.nct_ids),
+            total_count=run.membership.total_count,
+            incremental={
+                "since": run.since,
+                "how": (
+                    "studies updated on or after `since` (filter.advanced LastUpdatePostDate range) "
+                    "+ studies that entered the set without an update (filter.ids) + the base "
+                    "snapshot's pages copied byte for byte; read: newest version of each study, "
+                    "only the NCT ids the current id list (ids-*) names"
+                ),
+                "base": {
+                    "snapshot_id": base.id,
+                    "format": base.format,
+                    "registry_data_date": base.manifest.get("registry_data_date"),
+                    "manifest_sha256": sha256_file(base.path / MANIFEST),
+                    "files": copied,
+                },
+                "membership": _paged_record(run.membership, ids),
+                "changed": _paged_record(run.changed, changed),
+                "filled": fills,
+            },
+        )
+    return write_snapshot(Path(raw_dir), snapshot_id or fetched_snapshot_id(run), files, manifest)

@@ -14,9 +14,20 @@ def _files(snapshot: Snapshot) -> list:
     return [snapshot.file(e["name"]) for e in snapshot.manifest["files"]]
 
 
+def _v2_pages(snapshot: Snapshot) -> Tables:
+    """API pages: the manifest's ``pages`` in order; ``membership_pages`` (incremental) filter them."""
+    m = snapshot.manifest
+    pages = [snapshot.file(n) for n in m["pages"]] if "pages" in m else _files(snapshot)
+    keep = None
+    if "membership_pages" in m:
+        keep = v2.read_ids(snapshot.file(n) for n in m["membership_pages"])
+    return v2.read(pages, keep=keep)
+
+
 READERS: dict[str, Callable[[Snapshot], Tables]] = {
     classic.FORMAT: lambda s: classic.read(*_files(s)),
-    v2.FORMAT_PAGES: lambda s: v2.read(_files(s)),
+    v2.FORMAT_PAGES: _v2_pages,
+    v2.FORMAT_INCREMENTAL: _v2_pages,
     v2.FORMAT_EXPORT: lambda s: v2.read(_files(s)),
 }
 

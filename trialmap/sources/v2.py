@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_PAGES = "ctgov-v2-api-pages"
 FORMAT_EXPORT = "ctgov-v2-json-export"
+FORMAT_INCREMENTAL = "ctgov-v2-api-pages-incremental"
 
 
 def iter_studies(path: Path) -> Iterator[dict[str, Any]]:
@@ -131,13 +132,29 @@ def _version(study: dict[str, Any]) -> tuple[str, str]:
     return (str(misc.get("versionHolder") or ""), str(_date(status.get("lastUpdatePostDateStruct")) or ""))
 
 
-def read(paths: Path | Iterable[Path]) -> Tables:
+def read_ids(paths: Iterable[Path]) -> set[str]:
+    """The NCT ids named in v2 files (e.g. an incremental snapshot's ``fields=nctId`` pages)."""
+    out = set()
+    for path in paths:
+        for study in iter_studies(Path(path)):
+            nct = study.get("protocolSection", {}).get("identificationModule", {}).get("nctId")
+            if nct is None:
+                msg = f"{Path(path).name}: a study has no protocolSection.identificationModule.nctId"
+                raise SourceFormatError(msg)
+            out.add(nct)
+    return out
+
+
+def read(paths: Path | Iterable[Path], keep: set[str] | None = None) -> Tables:
     """Read v2 files (API pages in order, or JSON exports) into canonical tables.
 
     A study present in several files (an incremental refresh's changed
     studies, or two exports that overlap) is read once, in its newest
     version: the latest registry data date, then the latest update posted,
     then the later file. Replaced versions are logged.
+
+    ``keep`` (an incremental snapshot's current id list) restricts the result
+    to those studies; every one of them must be present.
     """
     paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     latest: dict[str, dict[str, Any]] = {}
@@ -153,6 +170,15 @@ def read(paths: Path | Iterable[Path]) -> Tables:
                 if _version(study) < _version(latest[nct]):
                     continue
             latest[nct] = study
+    if keep is not None:
+        absent = sorted(keep - set(latest))
+        if absent:
+            msg = (
+                f"{len(absent)} studies named by the id list are in no page (e.g. {absent[0]}); "
+                "the snapshot is incomplete: fetch again without --incremental"
+            )
+            raise SourceFormatError(msg)
+        latest = {k: v for k, v in latest.items() if k in keep}
     if replaced:
         log.info("%d study record(s) appeared more than once; the newest version of each was kept", replaced)
     rows = new_rows()

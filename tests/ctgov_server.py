@@ -1,0 +1,338 @@
+"""A local HTTP server that speaks the ClinicalTrials.gov API v2 protocol, for the fetch tests.
+
+It listens on 127.0.0.1 (a free port), answers ``GET /api/v2/version`` and
+``GET /api/v2/studies`` as the specification (tests/data/ctgov/api-spec/
+ctg-oas-v2.yaml) describes, and serves REAL v2 study records (the website JSON
+exports in tests/data/ctgov/) wrapped in the page envelope
+``{"studies": [...], "nextPageToken": ..., "totalCount": ...}``. Nothing here
+invents registry content: the records are served as they are, or projected to
+the requested ``fields``.
+
+What it implements of the protocol:
+
+- every query parameter name must be one the specification defines for the
+  endpoint (else HTTP 400, as the real API answers an unknown parameter);
+- ``pageSize`` (default 10, coerced down to the server's maximum), ``pageToken``
+  (tokens are opaque, single-server-state; a later page whose parameters differ
+  from the first page's, except pageSize/pageToken/countTotal, is a 400),
+  ``countTotal`` (``totalCount`` on the first page only), no ``nextPageToken``
+  on the last page, optionally an empty page after a full last page;
+- ``fields`` (comma or pipe separated dotted paths; a path into a list applies to
+  every element), ``filter.ids``, and ``filter.advanced`` of the form
+  ``AREA[LastUpdatePostDate]RANGE[from,to]`` (``MIN``/``MAX`` allowed);
+- ``query.*`` values are accepted but not evaluated: the server's current
+  state IS the result set of the query (the tests choose the state).
+
+Faults are queued per endpoint and consumed one per request (see :class:`Fault`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+CTGOV = HERE / "data" / "ctgov"
+SPEC = CTGOV / "api-spec" / "ctg-oas-v2.yaml"
+BASE = "/api/v2"
+
+
+@functools.cache
+def load_spec() -> dict[str, Any]:
+    return yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+
+
+def spec_parameters(endpoint: str) -> set[str]:
+    """Query parameter names the specification defines for ``GET endpoint``."""
+    op = load_spec()["paths"][endpoint]["get"]
+    return {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
+
+
+def real_studies(name: str = "ctg-studies-50.json") -> list[dict[str, Any]]:
+    """The real v2 study records of one website export, in file order."""
+    return json.loads((CTGOV / name).read_text(encoding="utf-8"))
+
+
+def nct(study: dict[str, Any]) -> str:
+    return study["protocolSection"]["identificationModule"]["nctId"]
+
+
+def last_update(study: dict[str, Any]) -> str:
+    return study["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"]
+
+
+def _tree(paths: list[str]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for p in paths:
+        node = root
+        parts = p.split(".")
+        for i, part in enumerate(parts):
+            if i == len(parts) - 1:
+                node[part] = None  # None: the whole subtree
+            else:
+                nxt = node.get(part, {})
+                if nxt is None:
+                    break  # an ancestor was already asked for whole
+                node = node.setdefault(part, nxt)
+    return root
+
+
+def _apply(value: Any, node: dict[str, Any] | None) -> Any:
+    if node is None:
+        return value
+    if isinstance(value, list):
+        return [_apply(v, node) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for key, sub in node.items():
+            if key in value:
+                v = _apply(value[key], sub)
+                if not (isinstance(v, dict) and not v):
+                    out[key] = v
+        return out
+    return value
+
+
+def project(study: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """The study restricted to the named dotted field paths (what ``fields=`` does)."""
+    return _apply(study, _tree(paths))
+
+
+@dataclass
+class Fault:
+    """One injected fault, applied to one request.
+
+    kind:
+      ``status``   answer ``status`` with ``headers`` and a short text body;
+      ``drop``     send the headers and half the body, then close the connection;
+      ``delay``    wait ``delay`` seconds before answering normally (a read timeout);
+      ``truncate`` a 200 whose body is the first half of the real page (Content-Length matches);
+      ``html``     a 200 with an HTML body (a proxy's error page), not JSON;
+      ``total``    the real page with ``totalCount`` increased by ``extra``;
+      ``repeat``   the real page, but ``nextPageToken`` is the token the request sent.
+    """
+
+    kind: str
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    extra: int = 1
+
+
+@dataclass
+class Request:
+    path: str
+    params: list[tuple[str, str]]
+    headers: dict[str, str]
+    at: float
+
+
+class FakeCtgov:
+    """The local API server. Use as a context manager; ``url`` is the API base URL."""
+
+    def __init__(self, studies: list[dict[str, Any]], data_timestamp: str, *, api_version: str = "2.0.5",
+                 max_page_size: int = 1000, empty_last_page: bool = False) -> None:
+        self.lock = threading.Lock()
+        self.studies = list(studies)
+        self.data_timestamp = data_timestamp
+        self.api_version = api_version
+        self.max_page_size = max_page_size
+        self.empty_last_page = empty_last_page
+        # None in a queue: answer that request normally.
+        self.faults: dict[str, deque[Fault | None]] = {"studies": deque(), "version": deque()}
+        self.always: dict[str, Fault | None] = {"studies": None, "version": None}
+        self.log: list[Request] = []
+        self.bytes_sent = 0
+        self.sent: list[tuple[str, bytes]] = []  # (path, body) of every complete 200 answer
+        self._tokens: dict[str, tuple[frozenset, int]] = {}
+        self.spec = {"studies": spec_parameters("/studies"), "version": spec_parameters("/version")}
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{BASE}"
+
+    def __enter__(self) -> FakeCtgov:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def set_state(self, studies: list[dict[str, Any]], data_timestamp: str) -> None:
+        """Switch the registry state (a later day of the registry)."""
+        with self.lock:
+            self.studies = list(studies)
+            self.data_timestamp = data_timestamp
+            self._tokens.clear()
+
+    def add_fault(self, fault: Fault, endpoint: str = "studies", times: int = 1) -> None:
+        for _ in range(times):
+            self.faults[endpoint].append(fault)
+
+    def requests_to(self, endpoint: str) -> list[Request]:
+        return [r for r in self.log if r.path == f"{BASE}/{endpoint}"]
+
+    def undefined_parameters(self) -> set[tuple[str, str]]:
+        """(endpoint, name) of every parameter sent that the specification does not define."""
+        bad = set()
+        for r in self.log:
+            endpoint = r.path.removeprefix(f"{BASE}/")
+            allowed = self.spec.get(endpoint, set())
+            bad |= {(endpoint, k) for k, _ in r.params if k not in allowed}
+        return bad
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def _select(self, p: dict[str, str]) -> list[dict[str, Any]] | str:
+        out = self.studies
+        ids = p.get("filter.ids")
+        if ids:
+            wanted = set(re.split(r"[\s,|]+", ids.strip()))
+            out = [s for s in out if nct(s) in wanted]
+        adv = p.get("filter.advanced")
+        if adv:
+            m = re.fullmatch(r"AREA\[LastUpdatePostDate\]RANGE\[([^,\]]+),([^\]]+)\]", adv.strip())
+            if not m:
+                return f"this test server supports only AREA[LastUpdatePostDate]RANGE[..]: {adv}"
+            lo, hi = m.group(1).strip(), m.group(2).strip()
+            lo = "" if lo == "MIN" else lo
+            hi = "9999-12-31" if hi == "MAX" else hi
+            out = [s for s in out if lo <= last_update(s) <= hi]
+        return out
+
+    def studies_page(self, params: list[tuple[str, str]], fault: Fault | None) -> tuple[int, bytes]:
+        names = [k for k, _ in params]
+        unknown = sorted(set(names) - self.spec["studies"])
+        if unknown:
+            return 400, f"Unknown parameter(s): {', '.join(unknown)}".encode()
+        if len(set(names)) != len(names):
+            return 400, b"Repeated parameter"
+        p = dict(params)
+        if p.get("format", "json") != "json":
+            return 400, b"this test server speaks format=json only"
+        token = p.pop("pageToken", None)
+        try:
+            size = int(p.pop("pageSize", "10") or 0) or 10
+        except ValueError:
+            return 400, b"pageSize must be an integer"
+        size = min(size, self.max_page_size)
+        count = p.pop("countTotal", "false").lower() == "true"
+        key = frozenset(p.items())
+        with self.lock:
+            if token is not None:
+                entry = self._tokens.get(token)
+                if entry is None:
+                    return 400, b"Invalid pageToken"
+                if entry[0] != key:
+                    return 400, b"Parameters of a later page must equal the first page's"
+                offset = entry[1]
+            else:
+                offset = 0
+            selected = self._select(p)
+            if isinstance(selected, str):
+                return 400, selected.encode()
+            page = selected[offset:offset + size]
+            fields = [f for f in re.split(r"[,|]", p.get("fields", "")) if f]
+            body: dict[str, Any] = {}
+            if token is None and count:
+                body["totalCount"] = len(selected)
+            body["studies"] = [project(s, fields) if fields else s for s in page]
+            end = offset + size
+            more = end < len(selected) or (self.empty_last_page and page and end == len(selected))
+            if more:
+                nxt = secrets.token_urlsafe(12)
+                self._tokens[nxt] = (key, end)
+                body["nextPageToken"] = nxt
+        if fault is not None and fault.kind == "total" and "totalCount" in body:
+            body["totalCount"] += fault.extra
+        if fault is not None and fault.kind == "repeat" and token is not None and "nextPageToken" in body:
+            body["nextPageToken"] = token
+        return 200, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _handler(api: FakeCtgov) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # keep test output clean
+            pass
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json",
+                  headers: dict[str, str] | None = None, length: int | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body) if length is None else length))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+            api.bytes_sent += len(body)
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            params = parse_qsl(url.query, keep_blank_values=True)
+            with api.lock:
+                api.log.append(Request(url.path, params, dict(self.headers), time.monotonic()))
+            endpoint = url.path.removeprefix(f"{BASE}/")
+            if endpoint not in api.faults:
+                self._send(404, b"Not found", "text/plain")
+                return
+            with api.lock:
+                queue = api.faults[endpoint]
+                fault = queue.popleft() if queue else api.always[endpoint]
+            # The client may have given up (read timeout): nothing left to answer.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._answer(endpoint, params, fault)
+
+        def _answer(self, endpoint: str, params: list[tuple[str, str]], fault: Fault | None) -> None:
+            if fault is not None and fault.kind == "status":
+                self._send(fault.status, f"HTTP {fault.status} (injected by the test)".encode(),
+                           "text/plain", fault.headers)
+                return
+            if fault is not None and fault.kind == "delay":
+                time.sleep(fault.delay)
+            if fault is not None and fault.kind == "html":
+                self._send(200, b"<html><body>Service notice</body></html>", "text/html")
+                return
+            if endpoint == "version":
+                if params:
+                    status, body = 400, b"GET /version takes no parameters"
+                else:
+                    status, body = 200, json.dumps(
+                        {"apiVersion": api.api_version, "dataTimestamp": api.data_timestamp}
+                    ).encode()
+            else:
+                status, body = api.studies_page(params, fault)
+            if status != 200:
+                self._send(status, body, "text/plain")
+                return
+            if fault is not None and fault.kind == "truncate":
+                body = body[: len(body) // 2]
+            if fault is not None and fault.kind == "drop":
+                self._send(200, body[: len(body) // 2], length=len(body))
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            with api.lock:  # recorded before sending: the client may read it before we return
+                api.sent.append((self.path.split("?")[0], body))
+            self._send(200, body)
+
+    return Handler

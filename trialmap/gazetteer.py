@@ -49,7 +49,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trialmap.errors import GazetteerError
+from trialmap.errors import GazetteerError, OverridesError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,6 +86,7 @@ _PARTS = re.compile(r"\s*(?:[,;/()\[\]]|\s-\s)\s*")
 CITY_NOISE = frozenset(
     "si shi gun gu ku ken cho machi qu xian shiqu city district cedex municipality town".split()
 )
+DISTRICT_CODES = frozenset("n s e w o v k c nv nw ne no so sv sw se".split())
 # Tokens to drop from admin1 names before comparing them ("Seoul Teugbyeolsi" =
 # "Seoul-teukbyeolsi", "Zhejiang Sheng" = "Zhejiang", "Tokyo-to" = "Tokyo").
 STATE_NOISE = frozenset(
@@ -156,6 +157,14 @@ def city_variants(city: str | None) -> list[str]:
         no_digits = " ".join(t for t in key.split() if not _HAS_DIGIT.search(t))
         add(no_digits)
         add(_drop(no_digits, CITY_NOISE))
+    # last resorts: a trailing compass / postal-district code ("København NV"),
+    # a name split into syllables ("In Cheon", "Dae Jeon")
+    for key in list(out):
+        tokens = key.split()
+        if len(tokens) > 1 and tokens[-1] in DISTRICT_CODES:
+            add(" ".join(tokens[:-1]))
+    for key in list(out):
+        add(key.replace(" ", ""))
     return out
 
 
@@ -202,10 +211,18 @@ class Gazetteer:
     meta: dict[str, Any] = field(default_factory=dict)
 
     @functools.cached_property
+    def _city_aliases(self) -> dict[str, str]:
+        return {f"{a.iso2}:{fold(a.alias)}": fold(a.name)
+                for a in _aliases().itertuples() if a.kind == "city"}
+
+    @functools.cached_property
     def _admin1_lookup(self) -> dict[tuple[str, str], frozenset[str]]:
         lookup: dict[tuple[str, str], set[str]] = {}
         for iso2, key, code in self.admin1[["iso2", "key", "admin1"]].itertuples(index=False):
             lookup.setdefault((iso2, key), set()).add(code)
+        for a in _aliases().itertuples():
+            if a.kind == "state":
+                lookup[(a.iso2, fold(a.alias))] = {a.name.split(".", 1)[1]}
         return {k: frozenset(v) for k, v in lookup.items()}
 
     @property
@@ -222,10 +239,18 @@ class Gazetteer:
         return pd.DataFrame({c: self.arrays[c] for c in cols})
 
     @functools.cached_property
+    def _city_aliases(self) -> dict[str, str]:
+        return {f"{a.iso2}:{fold(a.alias)}": fold(a.name)
+                for a in _aliases().itertuples() if a.kind == "city"}
+
+    @functools.cached_property
     def _admin1_lookup(self) -> dict[tuple[str, str], frozenset[str]]:
         lookup: dict[tuple[str, str], set[str]] = {}
         for iso2, key, code in self.admin1[["iso2", "key", "admin1"]].itertuples(index=False):
             lookup.setdefault((iso2, key), set()).add(code)
+        for a in _aliases().itertuples():
+            if a.kind == "state":
+                lookup[(a.iso2, fold(a.alias))] = {a.name.split(".", 1)[1]}
         return {k: frozenset(v) for k, v in lookup.items()}
 
     @functools.cached_property
@@ -257,7 +282,9 @@ class Gazetteer:
         """Look up unique (city, state, iso3) keys.
 
         Each key's city variants (:func:`city_variants`) are looked up in its
-        country, best variant first. A state the admin1 table recognises
+        country, best variant first; when the state is not recognised, the
+        state field's own variants follow (fields swapped, a suburb with its
+        city as "state"). A state the admin1 table recognises
         restricts the candidates to that state; if none is there, the key is
         unmatched: another state's namesake is never taken. A state it does
         not recognise ("Korea", a county, a typo) is ignored, and
@@ -302,7 +329,18 @@ class Gazetteer:
                     status[i] = "used"
                     constrained[i] = True
                     allowed.update((i, c) for c in codes)
-            for rank, name in enumerate(city_variants(cities[i])):
+            variants = []
+            city_names = city_variants(cities[i])
+            if status[i] == "unknown":
+                # a state field that is no state is often the city itself, the two
+                # fields swapped ("Navarra" / "Pamplona") or a suburb's city ("Headington" / "Oxford")
+                city_names += [v for v in city_variants(states[i]) if v not in city_names]
+            for name in city_names:
+                variants.append(name)
+                alias = self._city_aliases.get(f"{cc}:{name}")
+                if alias:
+                    variants.append(alias)
+            for rank, name in enumerate(variants):
                 q_key.append(i)
                 q_rank.append(rank)
                 q_name.append(f"{cc}:{name}")
@@ -359,6 +397,22 @@ class Gazetteer:
 
 
 # ---------------------------------------------------------------- loading
+
+
+@functools.cache
+def _aliases() -> pd.DataFrame:
+    """Registry spellings GeoNames lacks: ``trialmap/data/place_aliases.csv``.
+
+    Columns ``iso2``, ``kind`` ("city": ``name`` is the GeoNames name to look
+    up instead; "state": ``name`` is the GeoNames admin1 code ``CC.CODE``),
+    ``alias`` and ``note``. Every row is a spelling seen in real registry data.
+    """
+    import pandas as pd
+
+    resource = resources.files("trialmap") / "data" / "place_aliases.csv"
+    with resource.open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
 
 
 def default_path() -> Path:
@@ -423,6 +477,83 @@ def _read(path: Path) -> Gazetteer:
     }
     iso2 = meta.pop("iso2")
     return Gazetteer(arrays=arrays, admin1=admin1, iso2=iso2, meta=meta)
+
+
+# ---------------------------------------------------------------- overrides
+
+OVERRIDE_COLUMNS = ("city", "state", "country", "lat", "lon")
+
+
+def read_overrides(path: str | Path) -> pd.DataFrame:
+    """Read a user's coordinate overrides CSV and check it.
+
+    The file has a header with at least ``city, state, country, lat, lon``
+    (UTF-8; other columns, such as a note, are kept). ``state`` may be empty;
+    ``country`` is a name as the registry writes it or an ISO alpha-3 code.
+    ``lat``/``lon`` are decimal degrees.
+
+    Returns
+    -------
+    DataFrame
+        The rows with ``iso3`` added and ``lat``/``lon`` as floats, ready for
+        :func:`trialmap.geocode.place_sites`.
+
+    Raises
+    ------
+    trialmap.errors.OverridesError
+        Missing file or column, empty city, unknown country, or a coordinate
+        that is not a number in range; the message names the line.
+    """
+    import pandas as pd
+
+    from trialmap.countries import country_table, to_iso3
+
+    path = Path(path)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError as exc:
+        msg = f"overrides file {path} does not exist; give a CSV with columns {', '.join(OVERRIDE_COLUMNS)}"
+        raise OverridesError(msg) from exc
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        msg = f"overrides file {path} is not a readable UTF-8 CSV ({exc})"
+        raise OverridesError(msg) from exc
+    df.columns = [c.strip().lower() for c in df.columns]
+    missing = [c for c in OVERRIDE_COLUMNS if c not in df.columns]
+    if missing:
+        msg = (
+            f"overrides file {path} lacks column(s) {', '.join(missing)}; expected a header with "
+            f"{', '.join(OVERRIDE_COLUMNS)}"
+        )
+        raise OverridesError(msg)
+    for c in ("city", "state", "country"):
+        df[c] = df[c].str.strip()
+    codes = set(country_table()["iso3"])
+    iso3 = to_iso3(df["country"]).astype(object)
+    iso3 = iso3.where(iso3.notna(), df["country"].str.upper().where(df["country"].str.upper().isin(codes)))
+    for i, row in enumerate(df.itertuples(index=False), start=2):  # line 1 is the header
+        where = f"overrides file {path}, line {i}"
+        if not row.city:
+            msg = f"{where}: empty city; every override needs a city as the sites table writes it"
+            raise OverridesError(msg)
+        if pd.isna(iso3.iloc[i - 2]):
+            msg = f"{where}: unknown country {row.country!r}; use the registry's name or an ISO alpha-3 code"
+            raise OverridesError(msg)
+        for name, lo, hi in (("lat", -90, 90), ("lon", -180, 180)):
+            value = getattr(row, name)
+            try:
+                number = float(value)
+            except ValueError:
+                number = float("nan")
+            if not lo <= number <= hi:
+                msg = f"{where}: {name} {value!r} is not a number between {lo} and {hi} (decimal degrees)"
+                raise OverridesError(msg)
+    out = df.assign(
+        state=df["state"].replace("", None).astype("string"),
+        iso3=iso3.astype("string"),
+        lat=df["lat"].astype(float),
+        lon=df["lon"].astype(float),
+    )
+    return out.astype({"city": "string", "country": "string"})
 
 
 # ---------------------------------------------------------------- building

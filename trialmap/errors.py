@@ -13,6 +13,8 @@ Tree::
     │   └── SnapshotExistsError       refusing to overwrite an immutable snapshot
     ├── SourceFormatError             a raw file is not in the format its manifest claims
     ├── BoundariesError               vendored boundaries missing / cannot be rebuilt
+    ├── GazetteerError                gazetteer index missing / unreadable / cannot be rebuilt
+    ├── OverridesError                a user's coordinate overrides file is malformed
     ├── UnknownRegionError            a region name with no membership table
     ├── OutputError                   processed outputs could not be written
     ├── DefinitionError               a study-set definition file is malformed
@@ -52,6 +54,14 @@ class SourceFormatError(TrialmapError):
 
 class BoundariesError(TrialmapError):
     """Country boundaries are missing or cannot be rebuilt."""
+
+
+class GazetteerError(TrialmapError):
+    """The offline gazetteer index is missing, unreadable or cannot be rebuilt."""
+
+
+class OverridesError(TrialmapError):
+    """A user-supplied coordinate overrides file is malformed."""
 
 
 class UnknownRegionError(TrialmapError, KeyError):

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 import trialmap
-from trialmap import aggregate, boundaries, countries, geocode, studyset
+from trialmap import aggregate, boundaries, countries, gazetteer, geocode, studyset
 from trialmap.errors import ApiUnavailableError, FetchError, OutputError, TrialmapError
 from trialmap.fetch import DEFAULT_API_URL
 from trialmap.snapshot import Snapshot, open_snapshot
@@ -42,6 +42,7 @@ COUNTING_RULE = "trials per country = distinct trials with at least one site in 
 REGIONS = ("Europe", "EU27", "Asia", "Americas", "Africa", "Oceania")
 CTGOV_CREDIT = "ClinicalTrials.gov (U.S. National Library of Medicine)"
 NE_CREDIT = "Natural Earth (public domain)"
+GEONAMES_CREDIT = gazetteer.CREDIT
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Result:
     region_counts: pd.DataFrame
     unknown_countries: pd.DataFrame
     geo_audit: pd.DataFrame
+    geo_unmatched: pd.DataFrame | None = None
+    geocoding: dict[str, Any] | None = None  # gazetteer and overrides used, for provenance
     #: What the fetch step did (None: not attempted); see fetch_step().
     fetch: dict[str, Any] | None = None
 
@@ -70,13 +73,34 @@ class Result:
         return str(self.snapshot.manifest.get("registry_data_date", "unknown"))
 
 
-def process(snapshot: Snapshot, definition: studyset.Definition) -> Result:
-    """Run every stage on a verified snapshot (no writing)."""
+def process(
+    snapshot: Snapshot, definition: studyset.Definition, overrides: Path | None = None
+) -> Result:
+    """Run every stage on a verified snapshot (no writing).
+
+    ``overrides`` is a user's CSV of city, state, country, lat, lon (see
+    :func:`trialmap.gazetteer.read_overrides`), applied before the gazetteer.
+    """
     tables = read_snapshot(snapshot)
     sites = tables.sites.assign(iso3=countries.to_iso3(tables.sites["country"]))
     unknown = countries.unknown_countries(tables.sites["country"])
-    sites = geocode.place_sites(sites, boundaries.country_points())
+    gaz = gazetteer.load()
+    ov = gazetteer.read_overrides(overrides) if overrides is not None else None
+    sites = geocode.place_sites(sites, boundaries.country_points(), gaz, ov)
     tables = tables.replace(sites=sites)
+    geocoding: dict[str, Any] = {
+        "ladder": "registry geoPoint > overrides > GeoNames gazetteer (city, state, country) > "
+        "country representative point",
+        "gazetteer": gaz.meta,
+        "overrides": None,
+    }
+    if ov is not None:
+        geocoding["overrides"] = {
+            "path": str(overrides),
+            "sha256": _sha256(Path(overrides)),
+            "rows": len(ov),
+            "sites_placed": int((sites["geo_source"] == "override").sum()),
+        }
 
     inclusion_log, categories = studyset.select(tables, definition)
     flow = studyset.flow_counts(inclusion_log)
@@ -85,10 +109,12 @@ def process(snapshot: Snapshot, definition: studyset.Definition) -> Result:
     counts = aggregate.country_counts(sites, ids, names)
     regions = {r: countries.region_members(r) for r in REGIONS}
     region_counts = aggregate.region_counts(sites, ids, regions)
-    audit = geocode.geo_audit(sites[sites["nct_id"].isin(set(ids))])
+    included_sites = sites[sites["nct_id"].isin(set(ids))]
+    audit = geocode.geo_audit(included_sites)
+    unmatched = geocode.unmatched_keys(included_sites)
     return Result(
         snapshot, definition, tables, inclusion_log, flow, categories, counts, region_counts,
-        unknown, audit,
+        unknown, audit, unmatched, geocoding,
     )
 
 
@@ -100,6 +126,35 @@ def source_line(result: Result) -> str:
         f"Data: {CTGOV_CREDIT}, registry data date {result.data_date}, snapshot "
         f"{result.snapshot.id}{note}. Study set: {result.definition.label}. Counting: {COUNTING_RULE}. "
         f"Boundaries: {NE_CREDIT}."
+    )
+
+
+def sitemap_source_line(result: Result) -> str:
+    used = set(result.tables.sites["geo_source"].dropna())
+    places = [CTGOV_CREDIT + " coordinates" if "registry" in used else None,
+              GEONAMES_CREDIT if "gazetteer" in used else None,
+              "user overrides" if "override" in used else None]
+    return (
+        f"Data: {CTGOV_CREDIT}, registry data date {result.data_date}, snapshot "
+        f"{result.snapshot.id}. Study set: {result.definition.label}. Site coordinates: "
+        f"{', '.join(p for p in places if p) or 'none'}. Boundaries: {NE_CREDIT}."
+    )
+
+
+def draw_sitemap(result: Result, region: str | None = None):  # -> Axes
+    """The site map for a run: included trials' sites as dots over the choropleth."""
+    from trialmap.figures import site_points, sitemap
+
+    sites = result.tables.sites[result.tables.sites["nct_id"].isin(set(result.included))]
+    n_country = int((sites["geo_precision"] == "country").sum())
+    zoom = f", {region}" if region else ""
+    return sitemap(
+        site_points(sites), boundaries.load_world(), result.country_counts, region=region,
+        n_country_only=n_country, source_line=sitemap_source_line(result),
+        title=(
+            f"Sites of MSC trials in inflammatory and autoimmune disease{zoom} "
+            f"(n = {len(result.included)} trials; ClinicalTrials.gov, {result.data_date})"
+        ),
     )
 
 
@@ -154,8 +209,11 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
             "flow": result.flow,
             "unknown_countries": result.unknown_countries,
             "geo_audit": result.geo_audit,
+            "geo_unmatched": result.geo_unmatched,
         }
         for name, df in tables.items():
+            if df is None:
+                continue
             df.to_csv(tmp / f"{name}.csv", index=False)
         for name in ("studies", "sites", "country_counts"):
             tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
@@ -168,6 +226,16 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
         }
         save_figure(ax.figure, tmp / "figures" / "figure1", ("pdf", "png"), dpi=300, metadata=meta)
         plt.close(ax.figure)
+        for region, stem in ((None, "sitemap"), ("Europe", "sitemap-europe"),
+                             ("East Asia", "sitemap-east-asia")):
+            ax = draw_sitemap(result, region)
+            meta = {
+                "Title": f"Trial sites{': ' + region if region else ''}",
+                "Subject": sitemap_source_line(result),
+                "Creator": f"trialmap {trialmap.__version__}",
+            }
+            save_figure(ax.figure, tmp / "figures" / stem, ("pdf", "png"), dpi=300, metadata=meta)
+            plt.close(ax.figure)
 
         provenance = _provenance(result, argv)
         provenance["outputs"] = {
@@ -221,6 +289,10 @@ def _provenance(result: Result, argv: Sequence[str]) -> dict[str, Any]:
         "counting_rule": COUNTING_RULE,
         "flow": result.flow.set_index("step")["n_remaining"].to_dict(),
         "unknown_countries": result.unknown_countries.to_dict(orient="records"),
+        "geocoding": {
+            **(result.geocoding or {}),
+            "audit": result.geo_audit.to_dict(orient="records"),
+        },
         "boundaries": (
             "Natural Earth 10m admin-0 countries v5.1.1, German point-of-view edition "
             "(public domain), simplified; see trialmap/data/NATURAL_EARTH.md"
@@ -254,6 +326,13 @@ def summary(result: Result, out: Path | None, seconds: float) -> str:
             f"{r.country!r} ({r.n_sites})" for r in result.unknown_countries.itertuples()
         )
         lines.append(f"countries  UNKNOWN names, sites not mapped: {listed}")
+    audit = result.geo_audit
+    lines.append(
+        "geocoding  " + ", ".join(
+            f"{r.geo_source}/{r.geo_precision} {r.n_sites}" for r in audit.itertuples()
+        ) + (f"; {len(result.geo_unmatched)} place keys at country level or unplaced "
+             "(geo_unmatched.csv)" if result.geo_unmatched is not None else "")
+    )
     top = result.country_counts.head(10)
     lines.append(
         "top ten    " + ", ".join(f"{r.country} {r.n_trials}" for r in top.itertuples())
@@ -280,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="snapshot id (folder name under DATA_DIR/raw) or path; default: the newest")
     p.add_argument("--definition", type=Path, default=None,
                    help="study-set definition TOML (default: the bundled one)")
+    p.add_argument("--overrides", type=Path, default=None,
+                   help="CSV of city,state,country,lat,lon placing sites the gazetteer cannot "
+                   "(see geo_unmatched.csv in the outputs); recorded in provenance.json")
     p.add_argument("--offline", action="store_true",
                    help="never touch the network: process the newest local snapshot (or --snapshot)")
     p.add_argument("--api-url", default=None,
@@ -331,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         if fetch_info is not None and fetch_info.get("fallback"):
             fetch_info["fallback_snapshot"] = snap.id
-        result = dataclasses.replace(process(snap, definition), fetch=fetch_info)
+        result = dataclasses.replace(process(snap, definition, args.overrides), fetch=fetch_info)
         out = write_outputs(result, args.data_dir / "processed", argv)
     except TrialmapError as exc:
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201

@@ -44,7 +44,7 @@ SITES = {
     "iso3": "string",  # ISO 3166-1 alpha-3, filled by trialmap.countries
     "lat": "Float64",
     "lon": "Float64",
-    "geo_source": "string",  # where lat/lon came from: "registry" | "country" | <NA>
+    "geo_source": "string",  # "registry" | "override" | "gazetteer" | "country" | <NA>
     "geo_precision": "string",  # "site" | "city" | "country" | <NA> (no coordinates)
 }
 

@@ -104,7 +104,7 @@ def test_select_keeps_only_trials_with_a_mapped_site(tables, definition):
         (("'mesenchym(?:al|e)',", "'mesenchym(al',"), r":\d+: bad regular expression"),
         (('switch = "covid19"', 'switch = "covid"'), r":\d+: .*names switch 'covid'"),
         (("[definition]", "[definiton]"), r"unknown section \[definiton\]"),
-        (("version = \"1\"", "version = "), r"not valid TOML"),
+        (("version = \"2\"", "version = "), r":14: not valid TOML"),
     ],
 )
 def test_a_malformed_definition_is_a_clear_error_naming_the_line(tmp_path, patch, message):
@@ -120,7 +120,7 @@ def test_a_malformed_definition_is_a_clear_error_naming_the_line(tmp_path, patch
 
 
 def test_the_default_definition_parses_and_names_itself(definition):
-    assert definition.label == "msc-inflammatory-autoimmune v1"
+    assert definition.label == "msc-inflammatory-autoimmune v2"
     assert {c.key for c in definition.active_categories()} >= {"gvhd", "ibd", "covid19"}
     assert "osteoarthritis" not in {c.key for c in definition.active_categories()}
     with pytest.raises(DefinitionError, match="does not exist"):

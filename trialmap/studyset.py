@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,9 +25,11 @@ _MESH_RE = re.compile(r"^D\d{6}(?:\d{3})?$")
 GROUPS = ("autoimmune", "inflammatory")
 
 # The steps of the flow, in order; each record leaves at one of them or is included.
+# "posted_by_as_of" only applies to an as-of replay (select(..., as_of=...)).
 STEPS = (
     "records_read",
     "unique_records",
+    "posted_by_as_of",
     "msc_confirmed",
     "study_type",
     "in_scope",
@@ -415,8 +417,14 @@ def classify(tables: Tables, definition: Definition) -> pd.DataFrame:
     return out.sort_values(["nct_id", "category"]).reset_index(drop=True)
 
 
-def select(tables: Tables, definition: Definition) -> tuple[pd.DataFrame, pd.DataFrame]:
+def select(
+    tables: Tables, definition: Definition, as_of: str | pd.Timestamp | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the definition: the inclusion log and the per-study categories.
+
+    ``as_of`` (a date) replays the past: records first posted after it (or
+    with no first-posted date) leave at step "posted_by_as_of". Their sites
+    and categories are still as the snapshot records them.
 
     ``tables.sites`` must already carry ``iso3`` (see
     :func:`trialmap.countries.to_iso3`): the last step keeps trials with at
@@ -443,6 +451,16 @@ def select(tables: Tables, definition: Definition) -> tuple[pd.DataFrame, pd.Dat
     dup = studies["nct_id"].duplicated()
     leave(dup, "unique_records", "duplicate NCT id (an earlier record was kept)")
 
+    if as_of is not None:
+        cutoff = pd.Timestamp(as_of)
+        posted = studies["first_posted"]
+        leave(posted.isna(), "posted_by_as_of", "no first-posted date")
+        late = posted > cutoff
+        leave(
+            late.fillna(False).astype(bool), "posted_by_as_of",
+            "first posted " + posted.dt.strftime("%Y-%m-%d").fillna("") + f", after {cutoff:%Y-%m-%d}",
+        )
+
     ev = msc_evidence(tables, definition).drop_duplicates("nct_id").set_index("nct_id")
     ev = ev.reindex(studies["nct_id"])
     not_msc = ~ev["is_msc"].fillna(False).to_numpy()
@@ -468,8 +486,17 @@ def select(tables: Tables, definition: Definition) -> tuple[pd.DataFrame, pd.Dat
     return log, cats[cats["nct_id"].isin(included)].reset_index(drop=True)
 
 
-def flow_counts(log: pd.DataFrame) -> pd.DataFrame:
+def flow_counts(log: pd.DataFrame, as_of: bool = False) -> pd.DataFrame:
     """Records remaining after each step of the flow (a PRISMA-style table).
+
+    Parameters
+    ----------
+    log
+        :func:`select`'s inclusion log.
+    as_of
+        Whether the run was an as-of replay: only then is the
+        "posted_by_as_of" step listed (it is always present when any record
+        left there).
 
     Returns
     -------
@@ -480,6 +507,55 @@ def flow_counts(log: pd.DataFrame) -> pd.DataFrame:
     rows, remaining = [], len(log)
     for step in STEPS:
         excluded = int(left.get(step, 0))
+        if step == "posted_by_as_of" and not (as_of or excluded):
+            continue
         remaining -= excluded
         rows.append((step, remaining if step != "records_read" else len(log), excluded))
     return pd.DataFrame(rows, columns=["step", "n_remaining", "n_excluded"])
+
+
+def category_counts(categories: pd.DataFrame, definition: Definition) -> pd.DataFrame:
+    """In-scope trials per category (a trial in two categories counts in both).
+
+    Returns
+    -------
+    DataFrame
+        ``category``, ``label``, ``group``, ``n_trials``, ``n_by_mesh``,
+        ``n_by_keyword``, one row per active category of the definition (zero
+        rows included), in the definition's order, then one ``all`` row per
+        group and a grand total (distinct trials).
+    """
+    rows = []
+    for cat in definition.active_categories():
+        c = categories[categories["category"] == cat.key]
+        rows.append((
+            cat.key, cat.label, cat.group, c["nct_id"].nunique(),
+            c.loc[c["matched_by"] == "mesh", "nct_id"].nunique(),
+            c.loc[c["matched_by"] == "keyword", "nct_id"].nunique(),
+        ))
+    for group in GROUPS:
+        g = categories[categories["group"] == group]
+        rows.append((f"all_{group}", f"Any {group} category", group, g["nct_id"].nunique(), pd.NA, pd.NA))
+    rows.append(("all", "Any category (distinct trials)", "", categories["nct_id"].nunique(), pd.NA, pd.NA))
+    return pd.DataFrame(
+        rows, columns=["category", "label", "group", "n_trials", "n_by_mesh", "n_by_keyword"]
+    ).astype({"category": "string", "label": "string", "group": "string", "n_trials": "int64",
+              "n_by_mesh": "Int64", "n_by_keyword": "Int64"})
+
+
+def with_switches(definition: Definition, overrides: dict[str, bool]) -> Definition:
+    """A copy of the definition with some judgement-call switches flipped.
+
+    Raises
+    ------
+    DefinitionError
+        For a switch the definition does not declare.
+    """
+    unknown = sorted(set(overrides) - set(definition.switches))
+    if unknown:
+        msg = (
+            f"unknown switch {unknown[0]!r}; the definition {definition.label} has: "
+            f"{', '.join(sorted(definition.switches))}"
+        )
+        raise DefinitionError(msg)
+    return replace(definition, switches={**definition.switches, **overrides})

@@ -374,12 +374,24 @@ def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
     return out.reset_index().astype({"nct_id": "string", "msc_reason": "string"})
 
 
-def classify(tables: Tables, definition: Definition) -> pd.DataFrame:
+MATCH_MODES = ("default", "mesh", "keyword", "both")
+
+
+def classify(tables: Tables, definition: Definition, match: str = "default") -> pd.DataFrame:
     """Disease categories of every study, one row per (study, category), with the reason.
 
-    MeSH terms and ancestors decide; a record with no MeSH terms at all falls
-    back to matching its conditions and keywords against each category's
-    keywords.
+    ``match`` says what evidence counts:
+
+    ``"default"``
+        MeSH terms and ancestors decide; a record with no MeSH terms at all
+        falls back to matching its conditions and keywords against each
+        category's keywords.
+    ``"mesh"``
+        MeSH only (records without MeSH match nothing).
+    ``"keyword"``
+        Keywords only, on every record's conditions and keywords.
+    ``"both"``
+        A MeSH match or a keyword match, on every record.
 
     Returns
     -------
@@ -390,8 +402,17 @@ def classify(tables: Tables, definition: Definition) -> pd.DataFrame:
     cond = tables.conditions
     mesh = cond[cond["source"].isin(["mesh", "mesh_ancestor"])].copy()
     mesh["mesh_id"] = mesh["mesh_id"].map(normalize_mesh_id, na_action="ignore")
+    if match not in MATCH_MODES:
+        msg = f"unknown match mode {match!r}: use one of {', '.join(MATCH_MODES)}"
+        raise ValueError(msg)
     has_mesh = set(cond.loc[cond["source"] == "mesh", "nct_id"])
-    free = cond[cond["source"].isin(["condition", "keyword"]) & ~cond["nct_id"].isin(has_mesh)]
+    free = cond[cond["source"].isin(["condition", "keyword"])]
+    if match == "default":
+        free = free[~free["nct_id"].isin(has_mesh)]
+    elif match == "mesh":
+        free = free.iloc[0:0]
+    if match == "keyword":
+        mesh = mesh.iloc[0:0]
 
     rows = []
     for cat in definition.active_categories():
@@ -418,13 +439,17 @@ def classify(tables: Tables, definition: Definition) -> pd.DataFrame:
 
 
 def select(
-    tables: Tables, definition: Definition, as_of: str | pd.Timestamp | None = None
+    tables: Tables,
+    definition: Definition,
+    as_of: str | pd.Timestamp | None = None,
+    match: str = "default",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the definition: the inclusion log and the per-study categories.
 
     ``as_of`` (a date) replays the past: records first posted after it (or
     with no first-posted date) leave at step "posted_by_as_of". Their sites
-    and categories are still as the snapshot records them.
+    and categories are still as the snapshot records them. ``match`` is
+    :func:`classify`'s evidence mode (for sensitivity analyses).
 
     ``tables.sites`` must already carry ``iso3`` (see
     :func:`trialmap.countries.to_iso3`): the last step keeps trials with at
@@ -469,7 +494,7 @@ def select(
     ok_type = studies["study_type"].isin(definition.study_types)
     leave(~ok_type, "study_type", "study type " + studies["study_type"].fillna("missing"))
 
-    cats = classify(tables, definition)
+    cats = classify(tables, definition, match)
     in_scope = studies["nct_id"].isin(cats["nct_id"])
     leave(~in_scope, "in_scope", "no inflammatory or autoimmune category matched")
 

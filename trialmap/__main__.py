@@ -90,7 +90,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
         print(summary.to_string(index=False))  # noqa: T201
         print()  # noqa: T201
         print(wide.head(args.top).to_string(index=False))  # noqa: T201
-    out = args.data_dir / "processed" / snap.id / f"sensitivity-{rule.name}"
+    out = args.data_dir / "processed" / f"{snap.id}_sensitivity-{rule.name}"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-sensitivity-", dir=out.parent))
     try:

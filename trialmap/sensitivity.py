@@ -79,8 +79,12 @@ def sensitivity(
     rule = rule or aggregate.CountingRule()
     col = rule.column
     per_variant, rows = {}, []
+    evidence: dict[bool, pd.DataFrame] = {}  # the MSC rule only depends on one switch
     for name, (defn, match, desc) in variants(definition).items():
-        log, _ = studyset.select(tables, defn, match=match)
+        key = bool(defn.switches.get("derived_products", False))
+        if key not in evidence:
+            evidence[key] = studyset.msc_evidence(tables, defn)
+        log, _ = studyset.select(tables, defn, match=match, evidence=evidence[key])
         ids = log.loc[log["included"], "nct_id"]
         cc = aggregate.country_counts(tables.sites, ids, names, rule, removed)
         per_variant[name] = cc.set_index("iso3")[col]

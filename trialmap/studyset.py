@@ -97,23 +97,23 @@ _LABEL_PARTS = re.compile(r"\s+(?:and|or|plus|versus|vs\.?)\s+|\s*[,;+&]\s*", re
 
 
 def _line_of(text: str, needle: str, section: str | None = None) -> int:
-    """1-based line of the first line holding ``needle`` (after the header of ``section``).
+    """1-based line of ``needle`` in ``text`` (searching from the header of ``section``).
 
-    A needle that looks like a bare key is matched as ``key =`` so that a
-    word in a comment is not taken for the key.
+    A line assigning ``needle`` as a key (``needle =``) wins, so that a word
+    in a comment is not taken for the key; otherwise the first line holding
+    the text. 0 when not found.
     """
     lines = text.splitlines()
     first = 0
     if section is not None:
         header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\]")
         first = next((i for i, line in enumerate(lines) if header.match(line)), 0)
-    is_key = re.fullmatch(r"[A-Za-z0-9_-]+", needle) is not None
     key_re = re.compile(rf"^\s*[\"']?{re.escape(needle)}[\"']?\s*=")
-    for i in range(first, len(lines)):
-        line = lines[i]
-        if key_re.match(line) if is_key else needle in line:
-            return i + 1
-    return first + 1 if section is not None and first else 0
+    for test in (key_re.match, lambda line: needle in line):
+        for i in range(first, len(lines)):
+            if test(lines[i]):
+                return i + 1
+    return first + 1 if first else 0
 
 
 def load_definition(path: str | Path | None = None) -> Definition:
@@ -443,13 +443,16 @@ def select(
     definition: Definition,
     as_of: str | pd.Timestamp | None = None,
     match: str = "default",
+    evidence: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the definition: the inclusion log and the per-study categories.
 
     ``as_of`` (a date) replays the past: records first posted after it (or
     with no first-posted date) leave at step "posted_by_as_of". Their sites
     and categories are still as the snapshot records them. ``match`` is
-    :func:`classify`'s evidence mode (for sensitivity analyses).
+    :func:`classify`'s evidence mode (for sensitivity analyses);
+    ``evidence`` is :func:`msc_evidence` computed beforehand for the same
+    tables and MSC rule (it only saves time).
 
     ``tables.sites`` must already carry ``iso3`` (see
     :func:`trialmap.countries.to_iso3`): the last step keeps trials with at
@@ -486,7 +489,8 @@ def select(
             "first posted " + posted.dt.strftime("%Y-%m-%d").fillna("") + f", after {cutoff:%Y-%m-%d}",
         )
 
-    ev = msc_evidence(tables, definition).drop_duplicates("nct_id").set_index("nct_id")
+    ev = msc_evidence(tables, definition) if evidence is None else evidence
+    ev = ev.drop_duplicates("nct_id").set_index("nct_id")
     ev = ev.reindex(studies["nct_id"])
     not_msc = ~ev["is_msc"].fillna(False).to_numpy()
     leave(not_msc, "msc_confirmed", ev["msc_reason"].reset_index(drop=True))

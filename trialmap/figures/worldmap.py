@@ -191,9 +191,12 @@ def figure1(
             )
 
     handles = [Patch(fc=NO_TRIALS_COLOR, ec="#999999", lw=0.3, label="0")]
+    labels = bin_labels()
+    if not np.allclose(counts["n_trials"] % 1, 0):  # fractional shares: first class is (0, 2)
+        labels[0] = f"<{BIN_EDGES[1]}"
     handles += [
         Patch(fc=c, ec="#999999", lw=0.3, label=lab)
-        for c, lab in zip(bin_colors(), bin_labels(), strict=True)
+        for c, lab in zip(bin_colors(), labels, strict=True)
     ]
     ax.legend(
         handles=handles, title=f"{unit.capitalize()} per country", loc="lower left", fontsize=5.5,

@@ -14,6 +14,7 @@ Tree::
     ├── SourceFormatError             a raw file is not in the format its manifest claims
     ├── BoundariesError               vendored boundaries missing / cannot be rebuilt
     ├── UnknownRegionError            a region name with no membership table
+    ├── DefinitionError               a study-set definition file is malformed (names the line)
     └── OutputError                   processed outputs could not be written
 """
 

@@ -45,13 +45,13 @@ def test_main_command_writes_tables_figures_and_provenance(run):
         assert (out / f"{name}.csv").is_file()
     assert (out / "figures" / "figure1.pdf").stat().st_size > 10_000
     assert (out / "figures" / "figure1.png").stat().st_size > 10_000
-    cc = pd.read_csv(out / "country_counts.csv", keep_default_na=False)
-    assert list(cc.columns) == ["iso3", "country", "n_trials", "n_sites"]
+    cc = pd.read_csv(out / "country_counts.csv", keep_default_na=False, na_values=[""])
+    assert list(cc.columns) == ["iso3", "country", "n_trials", "n_sites", "trial_share"]
     assert cc.equals(pd.read_parquet(out / "country_counts.parquet").astype(cc.dtypes.to_dict()))
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["snapshot"]["id"] == BUNDLED_ID and prov["fetched"] is False
     assert prov["snapshot"]["files"][0]["sha256"].startswith("024e6c0e")
-    assert prov["definition"]["version"] == "1" and "distinct trials" in prov["counting_rule"]
+    assert prov["definition"]["version"] == "2" and "distinct trials" in prov["counting_rule"]
     assert "figures/figure1.pdf" in prov["outputs"]
     flow = pd.read_csv(out / "flow.csv").set_index("step")["n_remaining"]
     assert prov["flow"]["with_mapped_country"] == flow["with_mapped_country"] == len(

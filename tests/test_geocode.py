@@ -210,7 +210,7 @@ def test_refresh_honours_overrides_and_records_them(tmp_path, definition):
     # real unmatched keys of the bundled snapshot (see geo_unmatched.csv)
     ov.write_text("city,state,country,lat,lon\nTel Hashomer,,Israel,32.046,34.843\n"
                   "Haine St Paul,Hainaut,Belgium,50.46,4.18\n")
-    result = process(snap, definition, ov)
+    result = process(snap, definition, overrides=ov)
     sites = result.tables.sites
     placed = sites[sites["geo_source"] == "override"]
     assert set(placed["city"]) == {"Tel Hashomer", "Haine St Paul"}

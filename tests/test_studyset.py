@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from trialmap.errors import DefinitionError
@@ -22,6 +23,16 @@ INCLUDED = {
     "NCT04347967": "ards_lung_injury",
     # MSCs for dry eye in Sjögren's syndrome
     "NCT04615455": "rheumatic_autoimmune",
+    # FURESTEM-CD (umbilical cord blood MSCs, named by product code only) in Crohn's disease
+    "NCT02000362": "ibd",
+    # SCM-CGH: arms say "bone marrow-derived mesenchymal stem cells"; chronic GvHD
+    "NCT04189432": "gvhd",
+    # SCM-AGH, same cells, in atopic dermatitis
+    "NCT04179760": "inflammatory_skin",
+    # AVB-114: autologous adipose mesenchymal cells on a fistula plug, Crohn's perianal fistula
+    "NCT04847739": "ibd",
+    # darvadstrocel (Cx601) in Crohn's perianal fistula, 8 European countries + Israel
+    "NCT01541579": "ibd",
 }
 EXCLUDED = {
     # MSC-derived exosomes in ischaemic stroke: a cell-free product, not MSC therapy
@@ -38,6 +49,18 @@ EXCLUDED = {
     "NCT01453738": "in_scope",
     # allogeneic MSCs in Alzheimer's disease: neither inflammatory nor autoimmune here
     "NCT02833792": "in_scope",
+    # sepsis study that only takes samples (a bone marrow sample "(mesenchymal stem cells)")
+    "NCT02789995": "msc_confirmed",
+    # IBD study of intestinal MSCs in biopsies: no treatment at all
+    "NCT03115749": "msc_confirmed",
+    # adipose stromal vascular fraction in systemic sclerosis: SVF is not an MSC product
+    "NCT03060551": "msc_confirmed",
+    # ExoFlo, MSC-derived extracellular vesicles, in Crohn's disease
+    "NCT05130983": "msc_confirmed",
+    # UC-MSCs plus conditioned medium for keloid: an MSC trial, but keloid is out of scope
+    "NCT04326959": "in_scope",
+    # BRTX-100, bone marrow MSCs grown in platelet lysate, in lumbar disc disease
+    "NCT04042844": "in_scope",
 }
 
 
@@ -64,7 +87,7 @@ def test_every_record_has_one_log_row_and_the_flow_adds_up(result):
     log = result.inclusion_log
     assert len(log) == 1783 and log["nct_id"].is_unique
     flow = flow_counts(log).set_index("step")
-    assert list(flow.index) == list(STEPS)
+    assert list(flow.index) == [s for s in STEPS if s != "posted_by_as_of"]
     assert flow.at["records_read", "n_remaining"] == 1783
     assert flow["n_excluded"].sum() + flow.at["with_mapped_country", "n_remaining"] == 1783
     assert flow.at["with_mapped_country", "n_remaining"] == int(log["included"].sum())
@@ -100,11 +123,15 @@ def test_select_keeps_only_trials_with_a_mapped_site(tables, definition):
     ("patch", "message"),
     [
         (("[msc]\n", "[msc]\ncolour = 'blue'\n"), r":\d+: unknown key 'colour' in \[msc\]"),
+        (('group = "autoimmune"', 'group = "autoimune"'), r":\d+: \[categories.multiple_sclerosis\] group"),
+        (("covid19 = true ", "covid19 = 'yes' "), r":\d+: switch 'covid19' must be true or false"),
+        (('label = "Type 1 diabetes"', 'label = "Type 1 diabetes"\nkeyword = ["t1d"]'),
+         r":\d+: unknown key 'keyword' in \[categories.type1_diabetes\]"),
         (('mesh = ["D000006086"]', 'mesh = ["D6086"]'), r":\d+: invalid MeSH descriptor id 'D6086'"),
         (("'mesenchym(?:al|e)',", "'mesenchym(al',"), r":\d+: bad regular expression"),
         (('switch = "covid19"', 'switch = "covid"'), r":\d+: .*names switch 'covid'"),
         (("[definition]", "[definiton]"), r"unknown section \[definiton\]"),
-        (("version = \"1\"", "version = "), r"not valid TOML"),
+        (("version = \"2\"", "version = "), r":14: not valid TOML"),
     ],
 )
 def test_a_malformed_definition_is_a_clear_error_naming_the_line(tmp_path, patch, message):
@@ -115,12 +142,16 @@ def test_a_malformed_definition_is_a_clear_error_naming_the_line(tmp_path, patch
     assert old in text
     bad = tmp_path / "mine.toml"
     bad.write_text(text.replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(DefinitionError, match=message):
+    with pytest.raises(DefinitionError, match=message) as err:
         load_definition(bad)
+    # The line named is the line that was changed (or added).
+    line = int(str(err.value).split(":")[1])
+    changed = bad.read_text(encoding="utf-8").splitlines()[line - 1]
+    assert new.split("\n")[-1].strip().split(" ")[0] in changed or new.strip() in changed
 
 
 def test_the_default_definition_parses_and_names_itself(definition):
-    assert definition.label == "msc-inflammatory-autoimmune v1"
+    assert definition.label == "msc-inflammatory-autoimmune v2"
     assert {c.key for c in definition.active_categories()} >= {"gvhd", "ibd", "covid19"}
     assert "osteoarthritis" not in {c.key for c in definition.active_categories()}
     with pytest.raises(DefinitionError, match="does not exist"):
@@ -128,3 +159,103 @@ def test_the_default_definition_parses_and_names_itself(definition):
     assert parse_definition(
         "[definition]\nname='x'\nversion='2'\n[msc]\n[categories]\n"
     ).categories == ()
+
+
+def test_the_default_file_written_out_loads_as_a_user_file(tmp_path, capsys, definition):
+    from trialmap.__main__ import main
+
+    assert main(["definition"]) == 0
+    mine = tmp_path / "mine.toml"
+    mine.write_text(capsys.readouterr().out, encoding="utf-8")
+    loaded = load_definition(mine)
+    assert loaded.source == str(mine)
+    assert dataclasses.replace(loaded, source="default") == definition
+
+
+def test_with_switches_and_unknown_switch(definition):
+    from trialmap.studyset import with_switches
+
+    on = with_switches(definition, {"osteoarthritis": True})
+    assert "osteoarthritis" in {c.key for c in on.active_categories()}
+    with pytest.raises(DefinitionError, match="unknown switch 'osteoarthritis_knee'"):
+        with_switches(definition, {"osteoarthritis_knee": True})
+
+
+def test_msc_rule_reasons_on_hand_checked_records(tables, definition):
+    from trialmap.studyset import msc_evidence
+
+    ev = msc_evidence(tables, definition).set_index("nct_id")
+    # The intervention names both UC-MSCs and conditioned medium: the MSC part decides.
+    assert ev.at["NCT04326959", "is_msc"]
+    assert ev.at["NCT04326959", "msc_reason"].startswith("intervention: Umbilical Cord-Mesenchymal")
+    assert ev.at["NCT03384433", "msc_reason"] == "MSC-derived product only: exosome"
+    assert ev.at["NCT02789995", "msc_reason"] == "interventions are sample collection only, not a treatment"
+    assert not ev.at["NCT02579460", "is_msc"]  # epithelial-mesenchymal transition
+    # With derived products switched on, exosome trials count as MSC trials.
+    on = dataclasses.replace(definition, switches={**definition.switches, "derived_products": True})
+    assert msc_evidence(tables, on).set_index("nct_id").at["NCT03384433", "is_msc"]
+
+
+def test_as_of_keeps_only_trials_posted_by_then(result, definition):
+    tables = result.tables  # sites with iso3
+    log, _ = select(tables, definition, as_of="2018-06-30")
+    log = log.set_index("nct_id")
+    posted = tables.studies.set_index("nct_id")["first_posted"]
+    included = log.index[log["included"].to_numpy()]
+    assert (posted[included] <= "2018-06-30").all()
+    default_in = set(result.included)
+    # Nothing else changes: the replay is the default set cut at the date.
+    assert set(included) == {n for n in default_in if posted[n] <= pd.Timestamp("2018-06-30")}
+    assert 50 < len(included) < len(default_in)
+    assert log.at["NCT04347967", "step"] == "posted_by_as_of"  # ARDS, posted 2020-04-15
+    assert log.at["NCT04347967", "reason"] == "first posted 2020-04-15, after 2018-06-30"
+    assert log.at["NCT02677350", "included"]  # ADMIRE-CD follow-up, posted 2016
+    flow = flow_counts(log.reset_index(), as_of=True).set_index("step")
+    assert flow.at["posted_by_as_of", "n_excluded"] == int((posted > "2018-06-30").sum())
+
+
+def test_category_counts_table(result, definition):
+    from trialmap.studyset import category_counts
+
+    cc = category_counts(result.categories, definition).set_index("category")
+    cats = result.categories
+    for key in ("gvhd", "ibd", "covid19"):
+        assert cc.at[key, "n_trials"] == cats.loc[cats["category"] == key, "nct_id"].nunique() > 10
+    assert cc.at["all", "n_trials"] == len(result.included)
+    assert "osteoarthritis" not in cc.index  # switched off
+    assert result.category_counts.equals(category_counts(result.categories, definition))
+    by = cc.drop(index=[i for i in cc.index if i.startswith("all")])
+    assert ((by["n_by_mesh"] + by["n_by_keyword"]) >= by["n_trials"]).all()
+
+
+@pytest.mark.parametrize("match", ["mesh", "keyword", "both"])
+def test_classify_match_modes(tables, definition, match):
+    from trialmap.studyset import classify
+
+    default = classify(tables, definition)
+    got = classify(tables, definition, match)
+    if match == "mesh":
+        assert set(got["matched_by"]) == {"mesh"}
+        assert set(got["nct_id"]) <= set(default["nct_id"])
+    elif match == "keyword":
+        assert set(got["matched_by"]) == {"keyword"}
+    else:
+        assert set(got["nct_id"]) >= set(default["nct_id"])
+
+
+def test_flow_diagram_draws_every_step_with_its_count(result):
+    import matplotlib.pyplot as plt
+
+    from trialmap.refresh import draw_flow
+
+    ax = draw_flow(result)
+    try:
+        texts = {t.get_gid(): t.get_text() for t in ax.texts if t.get_gid()}
+        for row in result.flow.itertuples():
+            assert texts[f"flow-{row.step}"].endswith(f"n = {row.n_remaining:,}")
+            if row.n_excluded:
+                assert texts[f"flow-excluded-{row.step}"].startswith(f"Excluded: n = {row.n_excluded:,}")
+        assert "sample collection only" in texts["flow-excluded-msc_confirmed"]
+        assert "msc-inflammatory-autoimmune v2" in texts["source-line"]
+    finally:
+        plt.close(ax.figure)

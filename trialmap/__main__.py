@@ -6,6 +6,9 @@ Subcommands::
     trialmap snapshots          list the raw snapshots
     trialmap verify ID|PATH     re-hash a snapshot's files against its manifest
     trialmap geocode IN OUT     geocode a CSV of sites (city, state, country columns)
+    trialmap import FILE        make a snapshot from a file downloaded from the website
+    trialmap definition         print the default study-set definition (to copy and edit)
+    trialmap sensitivity        per-country counts under variants of the definition
 """
 
 from __future__ import annotations
@@ -98,6 +101,78 @@ def _geocode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from trialmap.sources import import_download
+
+    snap = import_download(args.file, args.data_dir / "raw", args.id, args.downloaded)
+    m = snap.manifest
+    print(  # noqa: T201
+        f"{snap.id}: {m['record_count']} studies, format {m['format']}, downloaded "
+        f"{m['downloaded']} ({m['downloaded_from']}); kept byte for byte in {snap.path}"
+    )
+    return 0
+
+
+def _definition(args: argparse.Namespace) -> int:
+    from trialmap.studyset import default_definition_text
+
+    sys.stdout.write(default_definition_text())
+    return 0
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import tempfile
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from trialmap import aggregate, countries, studyset
+    from trialmap.figures import save_figure
+    from trialmap.figures.sensitivity import sensitivity_plot
+    from trialmap.sensitivity import sensitivity
+    from trialmap.sources import read_snapshot
+
+    definition = studyset.load_definition(args.definition)
+    snap = open_snapshot(args.snapshot, args.data_dir / "raw")
+    tables = read_snapshot(snap)
+    tables = tables.replace(sites=tables.sites.assign(iso3=countries.to_iso3(tables.sites["country"])))
+    rule = aggregate.CountingRule(args.counting_rule)
+    names = countries.country_table().set_index("iso3")["name"].to_dict()
+    wide, summary = sensitivity(tables, definition, rule, names)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(summary.to_string(index=False))  # noqa: T201
+        print()  # noqa: T201
+        print(wide.head(args.top).to_string(index=False))  # noqa: T201
+    out = args.data_dir / "processed" / f"{snap.id}_sensitivity-{rule.name}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-sensitivity-", dir=out.parent))
+    try:
+        wide.to_csv(tmp / "sensitivity_counts.csv", index=False)
+        summary.to_csv(tmp / "sensitivity_summary.csv", index=False)
+        src = (
+            f"Data: ClinicalTrials.gov (U.S. National Library of Medicine), registry data date "
+            f"{snap.manifest.get('registry_data_date', '?')}, snapshot {snap.id}. Study set: "
+            f"{definition.label} and variants. Counting: {rule.describe()}."
+        )
+        ax = sensitivity_plot(wide, top=args.top, unit=rule.unit, source_line=src)
+        save_figure(ax.figure, tmp / "sensitivity", ("pdf", "png"), dpi=300,
+                    metadata={"Title": "Sensitivity of per-country counts", "Subject": src})
+        plt.close(ax.figure)
+        if out.exists():
+            shutil.rmtree(out)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"outputs    {out}")  # noqa: T201
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["refresh"]:
@@ -119,9 +194,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     g.add_argument("--overrides", type=Path, default=None,
                    help="CSV of city,state,country,lat,lon applied before the gazetteer")
     g.set_defaults(func=_geocode)
+    im = sub.add_parser("import", help="make a snapshot from a website CSV or JSON download")
+    im.add_argument("file", type=Path, help="the downloaded file (kept byte for byte)")
+    im.add_argument("--id", default=None, help="snapshot id (default: <kind>-<date>-<sha256 prefix>)")
+    im.add_argument("--downloaded", default=None, metavar="YYYY-MM-DD",
+                    help="when the file was downloaded (default: its modification date)")
+    im.set_defaults(func=_import)
+    d = sub.add_parser("definition", help="print the default study-set definition (TOML)")
+    d.set_defaults(func=_definition)
+    se = sub.add_parser("sensitivity", help="per-country counts under variants of the definition")
+    se.add_argument("--snapshot", default=None, help="snapshot id or path (default: newest)")
+    se.add_argument("--definition", type=Path, default=None, help="definition TOML (default: bundled)")
+    se.add_argument("--counting-rule", choices=["trials", "sites", "fractional"], default="trials")
+    se.add_argument("--top", type=int, default=12, help="countries to show (default 12)")
+    se.set_defaults(func=_sensitivity)
     args = p.parse_args(argv)
     try:
         return args.func(args)
+    except ValueError as exc:  # e.g. a --downloaded date that is not YYYY-MM-DD
+        print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
     except TrialmapError as exc:
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
         return 1

@@ -35,6 +35,16 @@ Choices worth knowing:
   (moved from SEAR by the World Health Assembly in 2025). Regions are used as
   geographic groupings, so the United States and Argentina stay in AMR
   although both have announced their withdrawal from WHO.
+* ``"Europe (paper)"`` is Europe as Figure 1 of Wang, Yuan & Xie (2018)
+  most plausibly used it; the paper calls out "Europe" as one block and gives
+  no membership. trialmap takes geographic Europe as a reader of a world map
+  sees it: the UN M49 continent (Russia in: its trial sites are overwhelmingly
+  in European Russia) plus Cyprus (an EU member state, which M49 puts in
+  Western Asia) and Türkiye (a Council of Europe member, in WHO EUR, commonly
+  grouped with Europe in trial-landscape papers). The Caucasus states stay in
+  Asia as M49 places them. The membership is :data:`PAPER_EUROPE_EXTRA` added
+  to the M49 continent; ``"Europe"`` (M49 alone), ``"EU27"`` and ``"EUR"``
+  (WHO) are always reported beside it, so the choice is visible.
 * Names of states that no longer exist map to their ISO 3166-3 former codes,
   which have rows of their own: "Former Serbia and Montenegro" -> ``SCG``,
   "Former Yugoslavia" -> ``YUG``, "Netherlands Antilles" -> ``ANT``. They are
@@ -54,6 +64,7 @@ import pandas as pd
 from trialmap.errors import TrialmapError, UnknownRegionError
 
 __all__ = [
+    "REPORTED_REGIONS",
     "available_regions",
     "country_table",
     "normalize_name",
@@ -65,6 +76,16 @@ __all__ = [
 CONTINENTS = ("Africa", "Americas", "Asia", "Europe", "Oceania")
 WHO_REGIONS = ("AFR", "AMR", "SEAR", "EUR", "EMR", "WPR")
 EU27 = "EU27"
+PAPER_EUROPE = "Europe (paper)"
+# Added to the UN M49 continent Europe to make "Europe (paper)" (see the module docstring).
+PAPER_EUROPE_EXTRA = ("CYP", "TUR")
+# The region totals a run reports: (region name, membership scheme).
+REPORTED_REGIONS = (
+    *((c, "UN M49 continent") for c in CONTINENTS),
+    (PAPER_EUROPE, "Europe as the paper used it: M49 Europe + Cyprus + Türkiye"),
+    (EU27, "European Union (27 member states)"),
+    *((w, "WHO region") for w in WHO_REGIONS),
+)
 
 # Typographic apostrophes that registries mix with the ASCII one ("Côte d’Ivoire").
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'"})
@@ -225,6 +246,7 @@ def _regions() -> dict[str, tuple[str, frozenset[str]]]:
     for subregion in sorted(table["subregion"].dropna().unique()):
         add(subregion, table["subregion"] == subregion)
     add(EU27, table["eu27"])
+    add(PAPER_EUROPE, (table["continent"] == "Europe") | table["iso3"].isin(PAPER_EUROPE_EXTRA))
     for who in WHO_REGIONS:
         add(who, table["who_region"] == who)
     return groups
@@ -237,7 +259,7 @@ def available_regions() -> tuple[str, ...]:
     -------
     tuple of str
         The UN M49 continents (``"Europe"``, ...), the UN M49 sub-regions
-        (``"Western Europe"``, ...), ``"EU27"`` and the WHO regions
+        (``"Western Europe"``, ...), ``"EU27"``, ``"Europe (paper)"`` and the WHO regions
         (``"AFR"``, ``"AMR"``, ``"SEAR"``, ``"EUR"``, ``"EMR"``, ``"WPR"``).
     """
     return tuple(label for label, _ in _regions().values())

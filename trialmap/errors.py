@@ -17,7 +17,7 @@ Tree::
     ├── OverridesError                a user's coordinate overrides file is malformed
     ├── UnknownRegionError            a region name with no membership table
     ├── OutputError                   processed outputs could not be written
-    ├── DefinitionError               a study-set definition file is malformed
+    ├── DefinitionError               a study-set definition file is malformed (names the line)
     ├── QueryError                    an API query file is malformed or names an unknown parameter
     └── FetchError                    fetching from the ClinicalTrials.gov API failed (no snapshot written)
         ├── ApiUnavailableError       cannot connect, timed out, or 403/429/5xx after every retry

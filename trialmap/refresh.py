@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ import pandas as pd
 
 import trialmap
 from trialmap import aggregate, boundaries, countries, gazetteer, geocode, studyset
-from trialmap.errors import ApiUnavailableError, FetchError, OutputError, TrialmapError
+from trialmap.errors import ApiUnavailableError, DefinitionError, FetchError, OutputError, TrialmapError
 from trialmap.fetch import DEFAULT_API_URL
 from trialmap.snapshot import Snapshot, open_snapshot
 from trialmap.sources import read_snapshot
@@ -38,8 +38,7 @@ from trialmap.tables import Tables
 
 log = logging.getLogger("trialmap.refresh")
 
-COUNTING_RULE = "trials per country = distinct trials with at least one site in the country"
-REGIONS = ("Europe", "EU27", "Asia", "Americas", "Africa", "Oceania")
+COUNTING_RULE = aggregate.COUNTING_RULES["trials"][1]  # the default rule's description
 CTGOV_CREDIT = "ClinicalTrials.gov (U.S. National Library of Medicine)"
 NE_CREDIT = "Natural Earth (public domain)"
 GEONAMES_CREDIT = gazetteer.CREDIT
@@ -59,6 +58,10 @@ class Result:
     region_counts: pd.DataFrame
     unknown_countries: pd.DataFrame
     geo_audit: pd.DataFrame
+    rule: aggregate.CountingRule = field(default_factory=aggregate.CountingRule)
+    as_of: str | None = None
+    no_location: pd.DataFrame | None = None
+    category_counts: pd.DataFrame | None = None
     geo_unmatched: pd.DataFrame | None = None
     geocoding: dict[str, Any] | None = None  # gazetteer and overrides used, for provenance
     #: What the fetch step did (None: not attempted); see fetch_step().
@@ -69,18 +72,37 @@ class Result:
         return pd.Index(self.inclusion_log.loc[self.inclusion_log["included"], "nct_id"])
 
     @property
+    def output_name(self) -> str:
+        """Folder name under processed/: the snapshot id, plus the as-of date and a
+        non-default counting rule, so such runs do not replace the default outputs."""
+        name = self.snapshot.id
+        if self.as_of:
+            name += f"_as-of-{self.as_of}"
+        if self.rule.name != "trials":
+            name += f"_{self.rule.name}"
+        return name
+
+    @property
     def data_date(self) -> str:
         return str(self.snapshot.manifest.get("registry_data_date", "unknown"))
 
 
 def process(
-    snapshot: Snapshot, definition: studyset.Definition, overrides: Path | None = None
+    snapshot: Snapshot,
+    definition: studyset.Definition,
+    rule: aggregate.CountingRule | None = None,
+    as_of: str | None = None,
+    overrides: Path | None = None,
 ) -> Result:
     """Run every stage on a verified snapshot (no writing).
 
-    ``overrides`` is a user's CSV of city, state, country, lat, lon (see
-    :func:`trialmap.gazetteer.read_overrides`), applied before the gazetteer.
+    ``rule`` picks the counting rule and its switches (default: trials per
+    country); ``as_of`` ("YYYY-MM-DD") keeps only trials first posted on or
+    before that date; ``overrides`` is a user's CSV of city, state, country,
+    lat, lon (see :func:`trialmap.gazetteer.read_overrides`), applied before
+    the gazetteer.
     """
+    rule = rule or aggregate.CountingRule()
     tables = read_snapshot(snapshot)
     sites = tables.sites.assign(iso3=countries.to_iso3(tables.sites["country"]))
     unknown = countries.unknown_countries(tables.sites["country"])
@@ -102,31 +124,52 @@ def process(
             "sites_placed": int((sites["geo_source"] == "override").sum()),
         }
 
-    inclusion_log, categories = studyset.select(tables, definition)
-    flow = studyset.flow_counts(inclusion_log)
+    inclusion_log, categories = studyset.select(tables, definition, as_of=as_of)
+    flow = studyset.flow_counts(inclusion_log, as_of=as_of is not None)
     ids = inclusion_log.loc[inclusion_log["included"], "nct_id"]
     names = countries.country_table().set_index("iso3")["name"].to_dict()
-    counts = aggregate.country_counts(sites, ids, names)
-    regions = {r: countries.region_members(r) for r in REGIONS}
-    region_counts = aggregate.region_counts(sites, ids, regions)
+    removed = aggregate.removed_country_rows(tables.studies, countries.to_iso3)
+    counts = aggregate.country_counts(sites, ids, names, rule, removed)
+    regions = {r: countries.region_members(r) for r, _ in countries.REPORTED_REGIONS}
+    region_counts = aggregate.region_counts(
+        sites, ids, regions, rule, removed, schemes=dict(countries.REPORTED_REGIONS)
+    )
+    # The bucket holds the in-scope trials that the site steps of the flow dropped.
+    in_scope = inclusion_log.loc[
+        inclusion_log["step"].isin(["included", "with_site", "with_mapped_country"]), "nct_id"
+    ]
+    no_location = aggregate.no_location_row(sites, in_scope, rule, removed) if rule.no_location else None
     included_sites = sites[sites["nct_id"].isin(set(ids))]
-    audit = geocode.geo_audit(included_sites)
-    unmatched = geocode.unmatched_keys(included_sites)
     return Result(
         snapshot, definition, tables, inclusion_log, flow, categories, counts, region_counts,
-        unknown, audit, unmatched, geocoding,
+        unknown, geocode.geo_audit(included_sites),
+        rule=rule, as_of=as_of, no_location=no_location,
+        category_counts=studyset.category_counts(categories, definition),
+        geo_unmatched=geocode.unmatched_keys(included_sites), geocoding=geocoding,
+    )
+
+
+def as_of_note(result: Result) -> str:
+    """What an as-of replay means, for figures and provenance ("" when not a replay)."""
+    if result.as_of is None:
+        return ""
+    return (
+        f"As of {result.as_of}: only trials first posted on or before that date; their sites "
+        f"and conditions are as the {result.data_date} snapshot records them, not as they were then."
     )
 
 
 def source_line(result: Result) -> str:
+    switches = ", ".join(f"{k}={'on' if v else 'off'}" for k, v in result.definition.switches.items())
     note = ""
     if result.fetch and result.fetch.get("fallback"):
         note = f" (local snapshot: the API could not be reached on {result.fetch['attempted_utc'][:10]})"
-    return (
+    line = (
         f"Data: {CTGOV_CREDIT}, registry data date {result.data_date}, snapshot "
-        f"{result.snapshot.id}{note}. Study set: {result.definition.label}. Counting: {COUNTING_RULE}. "
-        f"Boundaries: {NE_CREDIT}."
+        f"{result.snapshot.id}{note}. Study set: {result.definition.label} ({switches}). "
+        f"Counting: {result.rule.describe()}. Boundaries: {NE_CREDIT}."
     )
+    return f"{line} {as_of_note(result)}" if result.as_of else line
 
 
 def sitemap_source_line(result: Result) -> str:
@@ -162,7 +205,9 @@ def draw_figure1(result: Result):  # -> Axes
     """Figure 1 for a run: choropleth with China, the US and Europe called out."""
     from trialmap.figures import figure1
 
-    europe = int(result.region_counts.set_index("region")["n_trials"].get("Europe", 0))
+    col = result.rule.column
+    europe = result.region_counts.set_index("region")[col].get("Europe", 0)
+    when = f"as of {result.as_of}, from the {result.data_date} snapshot" if result.as_of else result.data_date
     return figure1(
         result.country_counts,
         boundaries.load_world(),
@@ -170,8 +215,20 @@ def draw_figure1(result: Result):  # -> Axes
         source_line=source_line(result),
         title=(
             f"MSC trials in inflammatory and autoimmune disease, by country "
-            f"(n = {len(result.included)} trials; ClinicalTrials.gov, {result.data_date})"
+            f"(n = {len(result.included)} trials; ClinicalTrials.gov, {when})"
         ),
+        value=col,
+        unit=result.rule.unit,
+    )
+
+
+def draw_flow(result: Result):  # -> Axes
+    """The PRISMA-style flow diagram of a run."""
+    from trialmap.figures.flow import flow_diagram
+
+    return flow_diagram(
+        result.flow, result.inclusion_log, source_line=source_line(result),
+        title=f"Study flow ({result.definition.label}; ClinicalTrials.gov, {result.data_date})",
     )
 
 
@@ -180,13 +237,13 @@ def _sha256(path: Path) -> str:
 
 
 def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
-    """Write tables, figures and provenance to ``out_root/<snapshot-id>/`` atomically."""
+    """Write tables, figures and provenance to ``out_root/<output_name>/`` atomically."""
     import matplotlib.pyplot as plt
 
     from trialmap.figures import save_figure
 
     out_root = Path(out_root)
-    final = out_root / result.snapshot.id
+    final = out_root / result.output_name
     try:
         out_root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{result.snapshot.id}-", dir=out_root))
@@ -202,9 +259,13 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
         tables = {
             "studies": t.studies[t.studies["nct_id"].isin(ids)],
             "sites": t.sites[t.sites["nct_id"].isin(ids)],
-            "country_counts": result.country_counts,
+            "country_counts": (
+                result.country_counts if result.no_location is None
+                else pd.concat([result.country_counts, result.no_location], ignore_index=True)
+            ),
             "region_counts": result.region_counts,
             "categories": result.categories,
+            "category_counts": result.category_counts,
             "inclusion_log": result.inclusion_log,
             "flow": result.flow,
             "unknown_countries": result.unknown_countries,
@@ -236,6 +297,14 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
             }
             save_figure(ax.figure, tmp / "figures" / stem, ("pdf", "png"), dpi=300, metadata=meta)
             plt.close(ax.figure)
+        ax = draw_flow(result)
+        meta = {
+            "Title": "Study flow: records read to trials mapped (PRISMA-style)",
+            "Subject": source_line(result),
+            "Creator": f"trialmap {trialmap.__version__}",
+        }
+        save_figure(ax.figure, tmp / "figures" / "flow", ("pdf", "png"), dpi=300, metadata=meta)
+        plt.close(ax.figure)
 
         provenance = _provenance(result, argv)
         provenance["outputs"] = {
@@ -286,7 +355,20 @@ def _provenance(result: Result, argv: Sequence[str]) -> dict[str, Any]:
         "definition": {
             "name": d.name, "version": d.version, "source": d.source, "switches": d.switches,
         },
-        "counting_rule": COUNTING_RULE,
+        "counting_rule": result.rule.describe(),
+        "counting": {
+            "rule": result.rule.name,
+            "column": result.rule.column,
+            "withdrawn_sites": result.rule.withdrawn_sites,
+            "removed_countries": result.rule.removed_countries,
+            "no_location_bucket": result.rule.no_location,
+        },
+        "as_of": result.as_of,
+        "as_of_note": as_of_note(result) or None,
+        "regions": {
+            name: {"scheme": scheme, "members": sorted(countries.region_members(name))}
+            for name, scheme in countries.REPORTED_REGIONS
+        },
         "flow": result.flow.set_index("step")["n_remaining"].to_dict(),
         "unknown_countries": result.unknown_countries.to_dict(orient="records"),
         "geocoding": {
@@ -315,6 +397,8 @@ def summary(result: Result, out: Path | None, seconds: float) -> str:
     lines = [
         f"snapshot   {result.snapshot.id} (registry data date {result.data_date}; {how})",
         f"definition {result.definition.label}",
+        f"counting   {result.rule.describe()}",
+        *([f"as of      {as_of_note(result)}"] if result.as_of else []),
         f"records read {f['records_read']}, unique {f['unique_records']}, MSC confirmed "
         f"{f['msc_confirmed']}, interventional {f['study_type']}, in scope {f['in_scope']}, "
         f"with a site {f['with_site']}, mapped to a country {f['with_mapped_country']}",
@@ -333,16 +417,42 @@ def summary(result: Result, out: Path | None, seconds: float) -> str:
         ) + (f"; {len(result.geo_unmatched)} place keys at country level or unplaced "
              "(geo_unmatched.csv)" if result.geo_unmatched is not None else "")
     )
+    col = result.rule.column
+
+    def fmt(v: float) -> str:
+        return f"{v:.1f}" if col == "trial_share" else f"{int(v)}"
+
     top = result.country_counts.head(10)
-    lines.append(
-        "top ten    " + ", ".join(f"{r.country} {r.n_trials}" for r in top.itertuples())
-    )
-    rc = result.region_counts.set_index("region")["n_trials"]
-    lines.append("regions    " + ", ".join(f"{k} {v}" for k, v in rc.items()))
+    lines.append("top ten    " + ", ".join(f"{r.country} {fmt(getattr(r, col))}" for r in top.itertuples()))
+    rc = result.region_counts.set_index("region")[col]
+    lines.append("regions    " + ", ".join(f"{k} {fmt(v)}" for k, v in rc.items()))
+    if result.no_location is not None:
+        n_none = int(result.no_location["n_trials"].iloc[0])
+        lines.append(f"no location {n_none} in-scope trial(s) with no counted site")
     if out is not None:
         lines.append(f"outputs    {out}")
     lines.append(f"time       {seconds:.1f} s")
     return "\n".join(lines)
+
+
+def _date_arg(text: str) -> str:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date().isoformat()
+    except ValueError:
+        msg = f"{text!r} is not a date in YYYY-MM-DD form, e.g. 2018-06-30"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def _parse_switches(items: Sequence[str]) -> dict[str, bool]:
+    values = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if value.lower() not in values:
+            msg = f"--switch {item!r}: write NAME=on or NAME=off"
+            raise DefinitionError(msg)
+        out[name.strip()] = values[value.lower()]
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -358,7 +468,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot", default=None,
                    help="snapshot id (folder name under DATA_DIR/raw) or path; default: the newest")
     p.add_argument("--definition", type=Path, default=None,
-                   help="study-set definition TOML (default: the bundled one)")
+                   help="study-set definition TOML (default: the bundled one; "
+                        "write it out with `trialmap definition`)")
+    p.add_argument("--switch", action="append", default=[], metavar="NAME=on|off",
+                   help="flip a judgement call of the definition, e.g. --switch osteoarthritis=on "
+                        "(repeatable)")
+    p.add_argument("--counting-rule", choices=list(aggregate.COUNTING_RULES), default="trials",
+                   help="trials (distinct trials with a site in the country; default), sites "
+                        "(trial x site rows) or fractional (a trial in k countries adds 1/k to each)")
+    p.add_argument("--drop-withdrawn-sites", action="store_true",
+                   help="do not count sites whose status is WITHDRAWN")
+    p.add_argument("--count-removed-countries", action="store_true",
+                   help="also count a trial in the countries the registry lists as removed from it")
+    p.add_argument("--no-location-bucket", action=argparse.BooleanOptionalAction, default=True,
+                   help="report in-scope trials with no counted site as '(no location)' (default: on)")
+    p.add_argument("--as-of", type=_date_arg, default=None, metavar="YYYY-MM-DD",
+                   help="keep only trials first posted on or before this date (sites stay as the "
+                        "snapshot records them)")
     p.add_argument("--overrides", type=Path, default=None,
                    help="CSV of city,state,country,lat,lon placing sites the gazetteer cannot "
                    "(see geo_unmatched.csv in the outputs); recorded in provenance.json")
@@ -391,6 +517,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         definition = studyset.load_definition(args.definition)
+        if args.switch:
+            definition = studyset.with_switches(definition, _parse_switches(args.switch))
+        rule = aggregate.CountingRule(
+            args.counting_rule, withdrawn_sites=not args.drop_withdrawn_sites,
+            removed_countries=args.count_removed_countries, no_location=args.no_location_bucket,
+        )
         raw = args.data_dir / "raw"
         snap, fetch_info = None, None
         if args.snapshot is None and not args.offline:
@@ -413,7 +545,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         if fetch_info is not None and fetch_info.get("fallback"):
             fetch_info["fallback_snapshot"] = snap.id
-        result = dataclasses.replace(process(snap, definition, args.overrides), fetch=fetch_info)
+        result = dataclasses.replace(
+            process(snap, definition, rule=rule, as_of=args.as_of, overrides=args.overrides),
+            fetch=fetch_info,
+        )
         out = write_outputs(result, args.data_dir / "processed", argv)
     except TrialmapError as exc:
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201

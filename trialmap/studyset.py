@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,9 +25,11 @@ _MESH_RE = re.compile(r"^D\d{6}(?:\d{3})?$")
 GROUPS = ("autoimmune", "inflammatory")
 
 # The steps of the flow, in order; each record leaves at one of them or is included.
+# "posted_by_as_of" only applies to an as-of replay (select(..., as_of=...)).
 STEPS = (
     "records_read",
     "unique_records",
+    "posted_by_as_of",
     "msc_confirmed",
     "study_type",
     "in_scope",
@@ -68,6 +70,7 @@ class Definition:
     products: tuple[str, ...]
     not_cells: tuple[str, ...]
     derived_products: tuple[str, ...]
+    not_treatments: tuple[str, ...]
     study_types: tuple[str, ...]
     switches: dict[str, bool]
     categories: tuple[Category, ...]
@@ -83,45 +86,78 @@ class Definition:
 
 _ALLOWED = {
     "definition": {"name", "version", "description"},
-    "msc": {"cell_patterns", "products", "not_cells", "derived_products", "study_types"},
+    "msc": {
+        "cell_patterns", "products", "not_cells", "derived_products", "not_treatments", "study_types",
+    },
     "category": {"label", "group", "mesh", "keywords", "switch", "fallback"},
 }
+_STUDY_TYPES = {"INTERVENTIONAL", "OBSERVATIONAL", "EXPANDED_ACCESS"}
+# Joins between the parts of one intervention label ("UC-MSCs and Conditioned Medium").
+_LABEL_PARTS = re.compile(r"\s+(?:and|or|plus|versus|vs\.?)\s+|\s*[,;+&]\s*", re.IGNORECASE)
 
 
-def _line_of(text: str, needle: str) -> int:
-    for i, line in enumerate(text.splitlines(), 1):
-        if needle in line:
-            return i
-    return 0
+def _line_of(text: str, needle: str, section: str | None = None) -> int:
+    """1-based line of ``needle`` in ``text`` (searching from the header of ``section``).
+
+    A line assigning ``needle`` as a key (``needle =``) wins, so that a word
+    in a comment is not taken for the key; otherwise the first line holding
+    the text. 0 when not found.
+    """
+    lines = text.splitlines()
+    first = 0
+    if section is not None:
+        header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\]")
+        first = next((i for i, line in enumerate(lines) if header.match(line)), 0)
+    key_re = re.compile(rf"^\s*[\"']?{re.escape(needle)}[\"']?\s*=")
+    for test in (key_re.match, lambda line: needle in line):
+        for i in range(first, len(lines)):
+            if test(lines[i]):
+                return i + 1
+    return first + 1 if first else 0
 
 
 def load_definition(path: str | Path | None = None) -> Definition:
     """Load and check a study-set definition (``None``: the bundled default).
 
+    Parameters
+    ----------
+    path
+        A TOML file laid out like the default (see :func:`default_definition_text`).
+
     Raises
     ------
     DefinitionError
-        For a file that is not TOML, an unknown key, a missing key, a bad
-        regular expression, an invalid MeSH id or an unknown switch; the
-        message names the file and line.
+        For a file that is missing, unreadable or not TOML, an unknown or
+        missing key, a value of the wrong type, a bad regular expression, an
+        invalid MeSH id or an unknown switch; the message names the file and
+        line and what to change.
     """
     if path is None:
-        ref = resources.files("trialmap") / "data" / "studyset.toml"
-        text, where = ref.read_text(encoding="utf-8"), "default"
+        text, where = default_definition_text(), "default"
     else:
         p = Path(path)
         if not p.is_file():
-            msg = f"definition file {p} does not exist"
+            msg = f"definition file {p} does not exist; write one with `trialmap definition > {p.name}`"
             raise DefinitionError(msg)
-        text, where = p.read_text(encoding="utf-8"), str(p)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            msg = f"definition file {p} cannot be read as UTF-8 text ({exc})"
+            raise DefinitionError(msg) from exc
+        where = str(p)
     return parse_definition(text, where)
+
+
+def default_definition_text() -> str:
+    """The bundled default definition file, as text (copy it to edit the rule)."""
+    return (resources.files("trialmap") / "data" / "studyset.toml").read_text(encoding="utf-8")
 
 
 def parse_definition(text: str, where: str = "<string>") -> Definition:
     """Parse definition TOML text; see :func:`load_definition`."""
 
-    def fail(problem: str, needle: str | None = None) -> NoReturn:
-        line = _line_of(text, needle) if needle else 0
+    def fail(problem: str, needle: str | None = None, section: str | None = None) -> NoReturn:
+        line = _line_of(text, needle, section) if needle else 0
         at = f"{where}:{line}" if line else where
         msg = f"{at}: {problem}"
         raise DefinitionError(msg)
@@ -129,62 +165,94 @@ def parse_definition(text: str, where: str = "<string>") -> Definition:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        msg = f"{where}: not valid TOML ({exc})"
+        m = re.search(r"line (\d+)", str(exc))
+        at = f"{where}:{m.group(1)}" if m else where
+        msg = f"{at}: not valid TOML ({exc}); fix the syntax on that line"
         raise DefinitionError(msg) from exc
 
     unknown = set(raw) - {"definition", "msc", "switches", "categories"}
     if unknown:
         key = sorted(unknown)[0]
-        fail(f"unknown section [{key}]", f"[{key}")
+        fail(
+            f"unknown section [{key}]; expected [definition], [msc], [switches], [categories.*]",
+            f"[{key}",
+        )
     for section in ("definition", "msc", "categories"):
         if section not in raw:
             fail(f"missing section [{section}]")
+        if not isinstance(raw[section], dict):
+            fail(f"{section} must be a table ([{section}])", section)
     for section in ("definition", "msc"):
         extra = set(raw[section]) - _ALLOWED[section]
         if extra:
             key = sorted(extra)[0]
-            fail(f"unknown key {key!r} in [{section}]", f"{key}")
+            allowed = ", ".join(sorted(_ALLOWED[section]))
+            fail(f"unknown key {key!r} in [{section}] (allowed: {allowed})", key, section)
     meta, msc = raw["definition"], raw["msc"]
     for key in ("name", "version"):
         if key not in meta:
             fail(f"[definition] needs {key!r}", "[definition]")
+        if not isinstance(meta[key], str | int | float):
+            fail(f"[definition] {key} must be a string", key, "definition")
     switches = raw.get("switches", {})
+    if not isinstance(switches, dict):
+        fail("switches must be a table ([switches])", "switches")
     for k, v in switches.items():
         if not isinstance(v, bool):
-            fail(f"switch {k!r} must be true or false", k)
+            fail(f"switch {k!r} must be true or false, not {v!r}", k, "switches")
 
-    def patterns(values: Any, key: str) -> tuple[str, ...]:
+    def patterns(values: Any, key: str, section: str | None = "msc") -> tuple[str, ...]:
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            fail(f"{key!r} must be a list of strings", key)
+            fail(f"{key!r} must be a list of strings", key, section)
         for v in values:
             try:
                 re.compile(v)
             except re.error as exc:
-                fail(f"bad regular expression {v!r} in {key!r} ({exc})", v)
+                fail(f"bad regular expression {v!r} in {key!r} ({exc})", v, section)
         return tuple(values)
 
+    study_types = msc.get("study_types", ["INTERVENTIONAL"])
+    if not isinstance(study_types, list) or not set(study_types) <= _STUDY_TYPES:
+        fail(f"study_types must be a list drawn from {sorted(_STUDY_TYPES)}", "study_types", "msc")
+
     categories = []
+    if not all(isinstance(c, dict) for c in raw["categories"].values()):
+        bad = next(k for k, c in raw["categories"].items() if not isinstance(c, dict))
+        fail(f"categories.{bad} must be a table ([categories.{bad}])", bad, "categories")
     for key, cat in raw["categories"].items():
+        sec = f"categories.{key}"
         extra = set(cat) - _ALLOWED["category"]
         if extra:
             bad = sorted(extra)[0]
-            fail(f"unknown key {bad!r} in [categories.{key}]", f"{bad}")
+            allowed = ", ".join(sorted(_ALLOWED["category"]))
+            fail(f"unknown key {bad!r} in [{sec}] (allowed: {allowed})", bad, sec)
         if cat.get("group") not in GROUPS:
-            fail(f"[categories.{key}] group must be one of {GROUPS}", f"[categories.{key}]")
+            fail(f"[{sec}] group must be one of {GROUPS}, not {cat.get('group')!r}", "group", sec)
         mesh = cat.get("mesh", [])
+        if not isinstance(mesh, list):
+            fail(f"[{sec}] mesh must be a list of MeSH descriptor ids", "mesh", sec)
         for m in mesh:
             if not isinstance(m, str) or not _MESH_RE.match(m):
-                fail(f"invalid MeSH descriptor id {m!r} in [categories.{key}]", str(m))
+                fail(
+                    f"invalid MeSH descriptor id {m!r} in [{sec}]; expected D followed by 6 or 9 "
+                    "digits, e.g. D000006086",
+                    str(m), sec,
+                )
+        keywords = patterns(cat.get("keywords", []), "keywords", sec)
+        if not mesh and not keywords:
+            fail(f"[{sec}] has neither mesh ids nor keywords, so it can match nothing", f"[{sec}]")
         sw = cat.get("switch")
         if sw is not None and sw not in switches:
-            fail(f"[categories.{key}] names switch {sw!r}, not in [switches]", f"{sw}")
+            fail(f"[{sec}] names switch {sw!r}, not in [switches]", "switch", sec)
+        if not isinstance(cat.get("fallback", False), bool):
+            fail(f"[{sec}] fallback must be true or false", "fallback", sec)
         categories.append(
             Category(
                 key=key,
                 label=str(cat.get("label", key)),
                 group=cat["group"],
                 mesh=tuple(normalize_mesh_id(m) for m in mesh),
-                keywords=patterns(cat.get("keywords", []), "keywords"),
+                keywords=keywords,
                 switch=sw,
                 fallback=bool(cat.get("fallback", False)),
             )
@@ -199,7 +267,8 @@ def parse_definition(text: str, where: str = "<string>") -> Definition:
         products=patterns(msc.get("products", []), "products"),
         not_cells=patterns(msc.get("not_cells", []), "not_cells"),
         derived_products=patterns(msc.get("derived_products", []), "derived_products"),
-        study_types=tuple(msc.get("study_types", ["INTERVENTIONAL"])),
+        not_treatments=patterns(msc.get("not_treatments", []), "not_treatments"),
+        study_types=tuple(study_types),
         switches=dict(switches),
         categories=tuple(categories),
         source=where,
@@ -219,6 +288,24 @@ def _matches(text: pd.Series, pattern: re.Pattern[str] | None) -> pd.Series:
 def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
     """Decide per study whether it tests MSCs, and say why.
 
+    The rule, in order:
+
+    1. Interventions whose name matches ``not_treatments`` (sample collection,
+       biopsies) are not treatments and are ignored; a study with only such
+       interventions is not an MSC trial whatever its title says.
+    2. An intervention label (name and other names) is split into its parts
+       at "and", "or", "plus", "vs", commas, "+" and "&"; the intervention is
+       an MSC intervention when one part names MSCs (``cell_patterns`` or
+       ``products``) and does not name a derived product (so "UC-MSCs and
+       conditioned medium" is MSC, "MSC-derived exosomes" is not).
+    3. Failing that, when only the description names MSCs, neither the label
+       nor the description may name a derived product.
+    4. With no MSC intervention, the title (brief or official) decides by the
+       same cell / derived-product test.
+
+    Phrases matching ``not_cells`` ("epithelial-mesenchymal transition",
+    "stromal vascular fraction") are blanked before any of this.
+
     Returns
     -------
     DataFrame
@@ -229,6 +316,7 @@ def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
     derived = _any(definition.derived_products)
     allow_derived = definition.switches.get("derived_products", False)
     not_cells = _any(definition.not_cells)
+    sampling = _any(definition.not_treatments)
 
     def text(*cols: pd.Series) -> pd.Series:
         joined = cols[0].fillna("")
@@ -237,26 +325,39 @@ def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
         return joined.str.replace(not_cells, " ", regex=True) if not_cells else joined
 
     iv = tables.interventions
+    is_sampling = _matches(iv["name"].fillna(""), sampling)
+    iv = iv.loc[~is_sampling]
     label = text(iv["name"], iv["other_names"])
     desc = text(iv["description"])
+    # Each part of a label ("X and Y") is judged on its own.
+    parts = label.str.split(_LABEL_PARTS).explode()
+    parts = parts[parts.notna() & (parts.str.strip() != "")]
+    part_cell = _matches(parts, cells)
+    part_derived = (
+        pd.Series(False, index=parts.index) if allow_derived else _matches(parts, derived)
+    )
+    part_msc = (part_cell & ~part_derived).groupby(level=0).any().reindex(iv.index, fill_value=False)
     cell_label, cell_desc = _matches(label, cells), _matches(desc, cells)
     derived_label, derived_desc = _matches(label, derived), _matches(desc, derived)
     if allow_derived:
         derived_label = derived_desc = pd.Series(False, index=iv.index)
-    # When only the description names MSCs, it must not be describing a derived product.
-    msc_iv = (cell_label & ~derived_label) | (~cell_label & cell_desc & ~derived_label & ~derived_desc)
+    msc_iv = part_msc | (~cell_label & cell_desc & ~derived_label & ~derived_desc)
     first_msc = iv.loc[msc_iv].drop_duplicates("nct_id").set_index("nct_id")["name"]
     is_derived = (cell_label | cell_desc) & ~msc_iv
     derived_only = iv.loc[is_derived].drop_duplicates("nct_id").set_index("nct_id")
 
     st = tables.studies.set_index("nct_id")
+    all_iv = tables.interventions
+    only_sampling = set(all_iv["nct_id"]) - set(iv["nct_id"])
     title = text(st["title"], st["official_title"])
-    title_cell = _matches(title, cells)
+    title_cell = _matches(title, cells) & ~st.index.isin(only_sampling)
     title_derived = _matches(title, derived)
 
     out = pd.DataFrame(index=st.index)
     out["is_msc"] = False
     out["msc_reason"] = "no MSC intervention or title"
+    sampled = st.index.isin(only_sampling)
+    out.loc[sampled, "msc_reason"] = "interventions are sample collection only, not a treatment"
     by_title = title_cell & (~title_derived | allow_derived)
     derived_title = title_cell & ~by_title
     out.loc[derived_title, "msc_reason"] = "MSC-derived product only (title): " + st.loc[
@@ -273,12 +374,24 @@ def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
     return out.reset_index().astype({"nct_id": "string", "msc_reason": "string"})
 
 
-def classify(tables: Tables, definition: Definition) -> pd.DataFrame:
+MATCH_MODES = ("default", "mesh", "keyword", "both")
+
+
+def classify(tables: Tables, definition: Definition, match: str = "default") -> pd.DataFrame:
     """Disease categories of every study, one row per (study, category), with the reason.
 
-    MeSH terms and ancestors decide; a record with no MeSH terms at all falls
-    back to matching its conditions and keywords against each category's
-    keywords.
+    ``match`` says what evidence counts:
+
+    ``"default"``
+        MeSH terms and ancestors decide; a record with no MeSH terms at all
+        falls back to matching its conditions and keywords against each
+        category's keywords.
+    ``"mesh"``
+        MeSH only (records without MeSH match nothing).
+    ``"keyword"``
+        Keywords only, on every record's conditions and keywords.
+    ``"both"``
+        A MeSH match or a keyword match, on every record.
 
     Returns
     -------
@@ -289,8 +402,17 @@ def classify(tables: Tables, definition: Definition) -> pd.DataFrame:
     cond = tables.conditions
     mesh = cond[cond["source"].isin(["mesh", "mesh_ancestor"])].copy()
     mesh["mesh_id"] = mesh["mesh_id"].map(normalize_mesh_id, na_action="ignore")
+    if match not in MATCH_MODES:
+        msg = f"unknown match mode {match!r}: use one of {', '.join(MATCH_MODES)}"
+        raise ValueError(msg)
     has_mesh = set(cond.loc[cond["source"] == "mesh", "nct_id"])
-    free = cond[cond["source"].isin(["condition", "keyword"]) & ~cond["nct_id"].isin(has_mesh)]
+    free = cond[cond["source"].isin(["condition", "keyword"])]
+    if match == "default":
+        free = free[~free["nct_id"].isin(has_mesh)]
+    elif match == "mesh":
+        free = free.iloc[0:0]
+    if match == "keyword":
+        mesh = mesh.iloc[0:0]
 
     rows = []
     for cat in definition.active_categories():
@@ -316,8 +438,21 @@ def classify(tables: Tables, definition: Definition) -> pd.DataFrame:
     return out.sort_values(["nct_id", "category"]).reset_index(drop=True)
 
 
-def select(tables: Tables, definition: Definition) -> tuple[pd.DataFrame, pd.DataFrame]:
+def select(
+    tables: Tables,
+    definition: Definition,
+    as_of: str | pd.Timestamp | None = None,
+    match: str = "default",
+    evidence: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the definition: the inclusion log and the per-study categories.
+
+    ``as_of`` (a date) replays the past: records first posted after it (or
+    with no first-posted date) leave at step "posted_by_as_of". Their sites
+    and categories are still as the snapshot records them. ``match`` is
+    :func:`classify`'s evidence mode (for sensitivity analyses);
+    ``evidence`` is :func:`msc_evidence` computed beforehand for the same
+    tables and MSC rule (it only saves time).
 
     ``tables.sites`` must already carry ``iso3`` (see
     :func:`trialmap.countries.to_iso3`): the last step keeps trials with at
@@ -344,7 +479,18 @@ def select(tables: Tables, definition: Definition) -> tuple[pd.DataFrame, pd.Dat
     dup = studies["nct_id"].duplicated()
     leave(dup, "unique_records", "duplicate NCT id (an earlier record was kept)")
 
-    ev = msc_evidence(tables, definition).drop_duplicates("nct_id").set_index("nct_id")
+    if as_of is not None:
+        cutoff = pd.Timestamp(as_of)
+        posted = studies["first_posted"]
+        leave(posted.isna(), "posted_by_as_of", "no first-posted date")
+        late = posted > cutoff
+        leave(
+            late.fillna(False).astype(bool), "posted_by_as_of",
+            "first posted " + posted.dt.strftime("%Y-%m-%d").fillna("") + f", after {cutoff:%Y-%m-%d}",
+        )
+
+    ev = msc_evidence(tables, definition) if evidence is None else evidence
+    ev = ev.drop_duplicates("nct_id").set_index("nct_id")
     ev = ev.reindex(studies["nct_id"])
     not_msc = ~ev["is_msc"].fillna(False).to_numpy()
     leave(not_msc, "msc_confirmed", ev["msc_reason"].reset_index(drop=True))
@@ -352,7 +498,7 @@ def select(tables: Tables, definition: Definition) -> tuple[pd.DataFrame, pd.Dat
     ok_type = studies["study_type"].isin(definition.study_types)
     leave(~ok_type, "study_type", "study type " + studies["study_type"].fillna("missing"))
 
-    cats = classify(tables, definition)
+    cats = classify(tables, definition, match)
     in_scope = studies["nct_id"].isin(cats["nct_id"])
     leave(~in_scope, "in_scope", "no inflammatory or autoimmune category matched")
 
@@ -369,8 +515,17 @@ def select(tables: Tables, definition: Definition) -> tuple[pd.DataFrame, pd.Dat
     return log, cats[cats["nct_id"].isin(included)].reset_index(drop=True)
 
 
-def flow_counts(log: pd.DataFrame) -> pd.DataFrame:
+def flow_counts(log: pd.DataFrame, as_of: bool = False) -> pd.DataFrame:
     """Records remaining after each step of the flow (a PRISMA-style table).
+
+    Parameters
+    ----------
+    log
+        :func:`select`'s inclusion log.
+    as_of
+        Whether the run was an as-of replay: only then is the
+        "posted_by_as_of" step listed (it is always present when any record
+        left there).
 
     Returns
     -------
@@ -381,6 +536,55 @@ def flow_counts(log: pd.DataFrame) -> pd.DataFrame:
     rows, remaining = [], len(log)
     for step in STEPS:
         excluded = int(left.get(step, 0))
+        if step == "posted_by_as_of" and not (as_of or excluded):
+            continue
         remaining -= excluded
         rows.append((step, remaining if step != "records_read" else len(log), excluded))
     return pd.DataFrame(rows, columns=["step", "n_remaining", "n_excluded"])
+
+
+def category_counts(categories: pd.DataFrame, definition: Definition) -> pd.DataFrame:
+    """In-scope trials per category (a trial in two categories counts in both).
+
+    Returns
+    -------
+    DataFrame
+        ``category``, ``label``, ``group``, ``n_trials``, ``n_by_mesh``,
+        ``n_by_keyword``, one row per active category of the definition (zero
+        rows included), in the definition's order, then one ``all`` row per
+        group and a grand total (distinct trials).
+    """
+    rows = []
+    for cat in definition.active_categories():
+        c = categories[categories["category"] == cat.key]
+        rows.append((
+            cat.key, cat.label, cat.group, c["nct_id"].nunique(),
+            c.loc[c["matched_by"] == "mesh", "nct_id"].nunique(),
+            c.loc[c["matched_by"] == "keyword", "nct_id"].nunique(),
+        ))
+    for group in GROUPS:
+        g = categories[categories["group"] == group]
+        rows.append((f"all_{group}", f"Any {group} category", group, g["nct_id"].nunique(), pd.NA, pd.NA))
+    rows.append(("all", "Any category (distinct trials)", "", categories["nct_id"].nunique(), pd.NA, pd.NA))
+    return pd.DataFrame(
+        rows, columns=["category", "label", "group", "n_trials", "n_by_mesh", "n_by_keyword"]
+    ).astype({"category": "string", "label": "string", "group": "string", "n_trials": "int64",
+              "n_by_mesh": "Int64", "n_by_keyword": "Int64"})
+
+
+def with_switches(definition: Definition, overrides: dict[str, bool]) -> Definition:
+    """A copy of the definition with some judgement-call switches flipped.
+
+    Raises
+    ------
+    DefinitionError
+        For a switch the definition does not declare.
+    """
+    unknown = sorted(set(overrides) - set(definition.switches))
+    if unknown:
+        msg = (
+            f"unknown switch {unknown[0]!r}; the definition {definition.label} has: "
+            f"{', '.join(sorted(definition.switches))}"
+        )
+        raise DefinitionError(msg)
+    return replace(definition, switches={**definition.switches, **overrides})

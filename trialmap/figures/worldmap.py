@@ -64,6 +64,11 @@ def _projected_points(lon: Iterable[float], lat: Iterable[float], crs: str) -> n
     return np.column_stack([x, y])
 
 
+def _fmt(n: float) -> str:
+    """A count as printed: whole numbers without decimals, shares with one."""
+    return f"{int(n)}" if float(n).is_integer() else f"{n:.1f}"
+
+
 def figure1(
     counts: pd.DataFrame,
     world: gpd.GeoDataFrame,
@@ -75,6 +80,8 @@ def figure1(
     title: str | None = None,
     crs: str = EQUAL_EARTH,
     ax: Axes | None = None,
+    value: str = "n_trials",
+    unit: str = "trials",
 ) -> Axes:
     """Draw the Figure 1 world map: trials per country, leaders labelled.
 
@@ -98,6 +105,10 @@ def figure1(
         Credit and provenance printed under the map.
     ax
         Axes to draw into; a new 183 mm wide figure when ``None``.
+    value, unit
+        The counts column to map (``n_trials``, ``n_sites`` or
+        ``trial_share``, one per counting rule) and the word for it in labels.
+        A positive value below 1 (a fractional share) is drawn in the lowest class.
 
     Returns
     -------
@@ -113,10 +124,13 @@ def figure1(
     if ax is None:
         _, ax = plt.subplots(figsize=(DOUBLE_COLUMN_MM * MM, 105 * MM), layout="constrained")
     fig = ax.figure
+    counts = counts.assign(n_trials=counts[value])
     n_by_iso = counts.set_index("iso3")["n_trials"]
     geo = world.to_crs(crs)
-    geo = geo.assign(n_trials=geo["iso3"].map(n_by_iso).fillna(0).astype(int))
-    geo.plot(ax=ax, color=count_colors(geo["n_trials"]), edgecolor=EDGE_COLOR, linewidth=0.2)
+    geo = geo.assign(n_trials=geo["iso3"].map(n_by_iso).fillna(0))
+    # Fractional shares below one still mark a country that hosts trials.
+    shade = geo["n_trials"].where(~geo["n_trials"].between(0, 1, inclusive="neither"), 1)
+    geo.plot(ax=ax, color=count_colors(shade), edgecolor=EDGE_COLOR, linewidth=0.2)
     ax.collections[-1].set_gid("countries")
 
     # Tiny countries are invisible at world scale: draw them as markers.
@@ -124,7 +138,7 @@ def figure1(
     if not tiny.empty:
         xy = _projected_points(tiny["rep_lon"], tiny["rep_lat"], crs)
         ax.scatter(
-            xy[:, 0], xy[:, 1], s=14, c=count_colors(tiny["n_trials"]), edgecolors="#333333",
+            xy[:, 0], xy[:, 1], s=14, c=count_colors(tiny["n_trials"].clip(lower=1)), edgecolors="#333333",
             linewidths=0.5, zorder=4, gid="tiny-countries",
         )
 
@@ -138,7 +152,7 @@ def figure1(
             continue
         x, y = _projected_points([by_iso.loc[row.iso3, "rep_lon"]], [by_iso.loc[row.iso3, "rep_lat"]], crs)[0]
         ax.annotate(
-            f"{row.iso3} {row.n_trials}", (x, y), fontsize=5.5, ha="center", va="center",
+            f"{row.iso3} {_fmt(row.n_trials)}", (x, y), fontsize=5.5, ha="center", va="center",
             path_effects=halo, zorder=5, gid=f"label-{row.iso3}",
         )
 
@@ -147,24 +161,24 @@ def figure1(
     for iso in callouts:
         if iso not in by_iso.index:
             continue
-        n = int(n_by_iso.get(iso, 0))
+        n = _fmt(n_by_iso.get(iso, 0))
         name = counts.set_index("iso3")["country"].get(iso, iso)
         x, y = _projected_points([by_iso.loc[iso, "rep_lon"]], [by_iso.loc[iso, "rep_lat"]], crs)[0]
         ox, oy = offsets.get(iso, (0.0, -50.0))
         tx, ty = _projected_points([ox], [oy], crs)[0]
         ax.annotate(
-            f"{name}\n{n} trials", (x, y), xytext=(tx, ty), fontsize=7, fontweight="bold",
+            f"{name}\n{n} {unit}", (x, y), xytext=(tx, ty), fontsize=7, fontweight="bold",
             ha="center", va="center", zorder=6, gid=f"callout-{iso}",
             bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#555555", "lw": 0.5},
             arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6},
         )
     for name, (n, members) in (regions or {}).items():
         inside = leaders[leaders["iso3"].isin(set(members))]
-        listed = "\n".join(f"{r.iso3} {r.n_trials}" for r in inside.itertuples())
+        listed = "\n".join(f"{r.iso3} {_fmt(r.n_trials)}" for r in inside.itertuples())
         x, y = _projected_points([12.0], [50.0], crs)[0]
         tx, ty = _projected_points([-35.0], [62.0], crs)[0]
         ax.annotate(
-            f"{name}\n{n} trials", (x, y), xytext=(tx, ty), fontsize=7, fontweight="bold",
+            f"{name}\n{_fmt(n)} {unit}", (x, y), xytext=(tx, ty), fontsize=7, fontweight="bold",
             ha="center", va="bottom", zorder=6, gid=f"callout-{name}",
             bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#555555", "lw": 0.5},
             arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6},
@@ -177,12 +191,15 @@ def figure1(
             )
 
     handles = [Patch(fc=NO_TRIALS_COLOR, ec="#999999", lw=0.3, label="0")]
+    labels = bin_labels()
+    if not np.allclose(counts["n_trials"] % 1, 0):  # fractional shares: first class is (0, 2)
+        labels[0] = f"<{BIN_EDGES[1]}"
     handles += [
         Patch(fc=c, ec="#999999", lw=0.3, label=lab)
-        for c, lab in zip(bin_colors(), bin_labels(), strict=True)
+        for c, lab in zip(bin_colors(), labels, strict=True)
     ]
     ax.legend(
-        handles=handles, title="Trials per country", loc="lower left", fontsize=5.5,
+        handles=handles, title=f"{unit.capitalize()} per country", loc="lower left", fontsize=5.5,
         title_fontsize=6, frameon=False, handlelength=1.2, handleheight=0.9,
         bbox_to_anchor=(0.0, 0.02),
     )

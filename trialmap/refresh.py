@@ -119,9 +119,8 @@ def _sha256(path: Path) -> str:
 
 def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
     """Write tables, figures and provenance to ``out_root/<snapshot-id>/`` atomically."""
-    import matplotlib.pyplot as plt
-
-    from trialmap.figures import save_figure
+    from trialmap import methods
+    from trialmap.figures import suite
 
     out_root = Path(out_root)
     final = out_root / result.snapshot.id
@@ -153,16 +152,9 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
         for name in ("studies", "sites", "country_counts"):
             tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
 
-        ax = draw_figure1(result)
-        meta = {
-            "Title": "Figure 1: MSC trials in inflammatory and autoimmune disease by country",
-            "Subject": source_line(result),
-            "Creator": f"trialmap {trialmap.__version__}",
-        }
-        save_figure(ax.figure, tmp / "figures" / "figure1", ("pdf", "png"), dpi=300, metadata=meta)
-        plt.close(ax.figure)
-
         provenance = _provenance(result, argv)
+        exports = suite.write_figures(result, tmp / "figures", provenance)
+        (tmp / "methods.md").write_text(methods.methods_markdown(result.snapshot.manifest, provenance, exports))
         provenance["outputs"] = {
             str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }

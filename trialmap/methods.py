@@ -16,7 +16,9 @@ from typing import Any
 # How each step of the selection flow reads in prose; other steps are named as they are.
 FLOW_PROSE = {
     "unique_records": "{n} had a unique NCT number",
-    "msc_confirmed": "{n} tested mesenchymal stem/stromal cells (an MSC intervention, not a cell-free derivative)",
+    "msc_confirmed": (
+        "{n} tested mesenchymal stem/stromal cells (an MSC intervention, not a cell-free derivative)"
+    ),
     "study_type": "{n} were interventional",
     "in_scope": "{n} studied an inflammatory or autoimmune condition of the definition",
     "with_site": "{n} listed at least one site",
@@ -82,17 +84,12 @@ def _flow_text(flow: Mapping[str, Any]) -> str:
     steps = list(flow.items())
     if not steps:
         return "No selection flow was recorded."
-    first_step, first_n = steps[0]
-    sentences = [f"Of {_n(first_n)} records read"]
-    phrases = []
-    for step, n in steps[1:]:
-        phrase = FLOW_PROSE.get(step, "{n} remained after the step `" + step + "`")
-        phrases.append(phrase.format(n=_n(n)))
-    if phrases:
-        sentences[0] += ", " + "; ".join(phrases) + "."
-    else:
-        sentences[0] += "."
-    return sentences[0]
+    text = f"Of {_n(steps[0][1])} records read"
+    phrases = [
+        FLOW_PROSE.get(step, "{n} remained after the step `" + step + "`").format(n=_n(n))
+        for step, n in steps[1:]
+    ]
+    return text + (", " + "; ".join(phrases) if phrases else "") + "."
 
 
 def methods_markdown(
@@ -124,9 +121,10 @@ def methods_markdown(
     env = provenance.get("environment", {})
     dates = manifest.get("registry_data_dates") or {}
     date = snap.get("registry_data_date") or manifest.get("registry_data_date", "unknown")
-    date_detail = (
-        " (records dated " + ", ".join(f"{k}: {_n(v)}" for k, v in dates.items()) + ")" if len(dates) > 1 else ""
-    )
+    date_detail = ""
+    if len(dates) > 1:
+        date_detail = " (records dated " + ", ".join(f"{k}: {_n(v)}" for k, v in dates.items()) + ")"
+    registry = (manifest.get("source") or {}).get("registry", "ClinicalTrials.gov")
     files = snap.get("files") or manifest.get("files") or []
     file_text = ", ".join(f"`{f['name']}` (SHA-256 {str(f['sha256'])[:12]}…)" for f in files)
     n_records = manifest.get("record_count", next(iter(flow.values()), "?"))
@@ -149,11 +147,11 @@ def methods_markdown(
         f"{str(provenance.get('created_utc', ''))[:10]} from snapshot `{snap.get('id', '?')}`. Every number "
         "below comes from this run; edit the wording, not the numbers.*",
         "",
-        f"**Data source.** Trial records came from {manifest.get('source', {}).get('registry', 'ClinicalTrials.gov')}"
-        f" (U.S. National Library of Medicine), registry data date {date}{date_detail}. They were retrieved with "
-        f"{_query_text(manifest)}, and were {_fetch_text(manifest)}. The snapshot `{snap.get('id', '?')}` holds "
-        f"{_n(n_records)} records in {file_text or 'its files'}; it is kept unchanged and every file is checked "
-        "against its SHA-256 before use.",
+        f"**Data source.** Trial records came from {registry} (U.S. National Library of Medicine), "
+        f"registry data date {date}{date_detail}. They were retrieved {_query_text(manifest)}, and were "
+        f"{_fetch_text(manifest)}. The snapshot `{snap.get('id', '?')}` holds {_n(n_records)} records in "
+        f"{file_text or 'its files'}; it is kept unchanged and every file is checked against its SHA-256 "
+        "before use.",
         "",
         f"**Study selection.** Records were selected with the study-set definition \"{d.get('name', '?')}\" "
         f"version {d.get('version', '?')}. {_flow_text(flow)} The study set therefore comprises {_n(final)} "
@@ -163,8 +161,8 @@ def methods_markdown(
         f"**Counting.** {_sentence(provenance.get('counting_rule', 'unknown'))}; a multinational trial "
         "therefore counts once in each of its countries. Sites per country count trial-site pairs. A region "
         "total counts distinct trials with a site anywhere in the region (UN M49 continents; EU27), so it is "
-        "not the sum of its countries. Registry country names were mapped to ISO 3166-1 alpha-3 codes with an "
-        "explicit table; names that could not be mapped are listed in `unknown_countries.csv`"
+        "not the sum of its countries. Registry country names were mapped to ISO 3166-1 alpha-3 codes with "
+        "an explicit table; names that could not be mapped are listed in `unknown_countries.csv`"
         + (f" ({len(provenance['unknown_countries'])} names)." if provenance.get("unknown_countries") else
            " (none in this run).")
         + " Maps use the equal-area Equal Earth projection and "
@@ -173,8 +171,8 @@ def methods_markdown(
         f"**Software.** trialmap {provenance.get('trialmap_version', '?')}"
         + (f" ({versions})" if versions else "")
         + (f", command `{command}`" if command else "")
-        + ". Figures carry the snapshot id, registry data date, definition and counting rule in a source line "
-        "and in their file metadata; `provenance.json` lists the SHA-256 of every output.",
+        + ". Figures carry the snapshot id, registry data date, definition and counting rule in a source "
+        "line and in their file metadata; `provenance.json` lists the SHA-256 of every output.",
         "",
     ]
     legends = [

@@ -154,7 +154,8 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
 
         provenance = _provenance(result, argv)
         exports = suite.write_figures(result, tmp / "figures", provenance)
-        (tmp / "methods.md").write_text(methods.methods_markdown(result.snapshot.manifest, provenance, exports))
+        methods_md = methods.methods_markdown(result.snapshot.manifest, provenance, exports)
+        (tmp / "methods.md").write_text(methods_md, encoding="utf-8")
         provenance["outputs"] = {
             str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }

@@ -54,7 +54,9 @@ def gain_labels(edges: tuple[int, ...] = GAIN_EDGES) -> list[str]:
     return out
 
 
-def posted_by(studies: pd.DataFrame, nct_ids: Iterable[str], date: Any, field: str = "first_posted") -> pd.Index:
+def posted_by(
+    studies: pd.DataFrame, nct_ids: Iterable[str], date: Any, field: str = "first_posted"
+) -> pd.Index:
     """The trials among ``nct_ids`` whose ``field`` is on or before ``date`` (sorted ``nct_id``)."""
     when = pd.Timestamp(date)
     s = studies[studies["nct_id"].isin(set(nct_ids))]
@@ -116,7 +118,9 @@ def trial_changes(
     """
     before, after = set(before_ids), set(after_ids)
     added, removed = sorted(after - before), sorted(before - after)
-    rows = pd.DataFrame({"nct_id": added + removed, "change": ["added"] * len(added) + ["removed"] * len(removed)})
+    rows = pd.DataFrame({
+        "nct_id": added + removed, "change": ["added"] * len(added) + ["removed"] * len(removed),
+    })
     st = studies.drop_duplicates("nct_id").set_index("nct_id")
     where = (
         sites[sites["iso3"].notna()].drop_duplicates(["nct_id", "iso3"])

@@ -296,7 +296,8 @@ def export_figure(
             if "png" in formats:
                 put("png", dpi, lambda tmp, png=png: _write_bytes(tmp, png), rendered)
             if "tiff" in formats:
-                put("tiff", dpi, lambda tmp, png=png, dpi=dpi: _png_to_tiff(png, tmp, dpi, blob, title, software))
+                put("tiff", dpi, lambda tmp, png=png, dpi=dpi: _png_to_tiff(
+                    png, tmp, dpi, blob, title, software))
 
     sidecar = stem.with_suffix(".json")
     side = {
@@ -379,7 +380,9 @@ def _write_bytes(path: str, data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _png_to_tiff(png: bytes, path: str, dpi: int, description: str, title: str, software: str) -> tuple[int, int]:
+def _png_to_tiff(
+    png: bytes, path: str, dpi: int, description: str, title: str, software: str
+) -> tuple[int, int]:
     from PIL import Image
 
     with Image.open(io.BytesIO(png)) as im:

@@ -127,8 +127,8 @@ def timeline(
     Returns
     -------
     Axes
-        The all-trials bars are the container with gid ``"bars-all"`` (one
-        bar per year, height = trials), each country line has gid
+        The all-trials bars have gid ``"bars-all"`` (one per year, height =
+        trials, hatched from the data date's year on), each country line has gid
         ``"line-<ISO3>"``, its legend label ``"<country> (<ISO3>)"``.
     """
     import matplotlib.pyplot as plt

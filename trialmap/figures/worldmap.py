@@ -111,10 +111,8 @@ def map_legend(ax: Axes, handles: list, title: str, *, fontsize: float, title_fo
 def figure1_height_mm(width_mm: float, *, title: bool = False) -> float:
     """Height that fits the Equal Earth map without Antarctica (2.24:1), the legend, the
     source line and optionally a title, so a figure has no empty bands."""
-    if width_mm >= 120:
-        h = width_mm / 2.24 + 8.0  # legend inside the map; two lines of source
-    else:
-        h = width_mm / 2.24 + 17.5  # legend row under the map; four lines of source
+    # Wide: legend inside the map, two lines of source. Narrow: legend row under it, four lines.
+    h = width_mm / 2.24 + (8.0 if width_mm >= 120 else 17.5)
     return round(h + (5.0 if title else 0.0), 1)
 
 
@@ -189,7 +187,8 @@ def figure1(
     own_figure = ax is None
     if ax is None:
         w = width_mm(width)
-        _, ax = plt.subplots(figsize=(w * MM, figure1_height_mm(w, title=bool(title)) * MM), layout="constrained")
+        h = figure1_height_mm(w, title=bool(title))
+        _, ax = plt.subplots(figsize=(w * MM, h * MM), layout="constrained")
     fig = ax.figure
     size = _sizes(fig.get_figwidth() / MM)
     n_by_iso = counts.set_index("iso3")["n_trials"]
@@ -258,7 +257,8 @@ def figure1(
         Patch(fc=c, ec="#999999", lw=0.3, label=lab)
         for c, lab in zip(bin_colors(), bin_labels(), strict=True)
     ]
-    map_legend(ax, handles, "Trials per country", fontsize=size["legend"], title_fontsize=size["legend_title"])
+    map_legend(ax, handles, "Trials per country", fontsize=size["legend"],
+               title_fontsize=size["legend_title"])
     ax.set_axis_off()
     ax.set_xlabel("")  # geopandas names the projected axes; they are not shown
     ax.set_ylabel("")

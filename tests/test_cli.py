@@ -61,6 +61,19 @@ def test_main_command_writes_tables_figures_and_provenance(run):
     assert not list(out.parent.glob(".tmp-*"))
 
 
+def test_main_command_writes_the_figure_suite_and_methods(run):
+    proc, out = run
+    assert proc.returncode == 0, proc.stderr
+    prov = json.loads((out / "provenance.json").read_text())
+    for name in ("figure1", "regions", "timeline", "change"):
+        for stem in (name, f"{name}_single"):
+            for suffix in (".pdf", ".svg", ".png", "_600dpi.png", ".tif", "_600dpi.tif", ".json"):
+                assert f"figures/{stem}{suffix}" in prov["outputs"], stem + suffix
+    assert "figures/change_trials.csv" in prov["outputs"]
+    methods = (out / "methods.md").read_text()
+    assert "registry data date 2022-01-21" in methods and "comprises 275 trials" in methods
+
+
 def test_bad_option_exits_2_with_usage(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--no-such-option"])

@@ -31,7 +31,8 @@ from trialmap.figures.change import change_colors
 from trialmap.figures.export import PROVENANCE_KEY
 from trialmap.figures.suite import FIGURES, FigureSpec, register, write_figures
 from trialmap.figures.timeline import ALL
-from trialmap.refresh import _provenance, write_outputs
+from trialmap.methods import methods_markdown
+from trialmap.refresh import _provenance
 
 from .test_figures import by_gid
 
@@ -88,7 +89,8 @@ def test_yearly_counts_match_start_years_in_the_raw_records(result, raw):
     assert total.index.tolist() == list(range(min(starts.index), max(starts.index) + 1))
     assert y.loc[y["iso3"] != ALL, "iso3"].drop_duplicates().tolist() == ["USA", "CHN", "ESP"]
     usa = y[y["iso3"] == "USA"].set_index("year")["n_trials"]
-    raw_usa = pd.Series([t["start"] for t in raw.values() if t["start"] and "United States" in t["countries"]])
+    raw_usa = pd.Series([t["start"] for t in raw.values()
+                         if t["start"] and "United States" in t["countries"]])
     assert usa[usa > 0].to_dict() == raw_usa.value_counts().to_dict()
     assert usa[2020] == 23  # the COVID-19 year
 
@@ -101,7 +103,7 @@ def test_timeline_draws_bars_and_lines_from_the_table(result):
         total = y[y["iso3"] == ALL]
         assert [b.get_height() for b in bars] == total["n_trials"].tolist()
         # The registry data date's year is partial: hatched, the years before are not.
-        hatched = {int(round(b.get_x() + b.get_width() / 2)) for b in bars if b.get_hatch()}
+        hatched = {round(b.get_x() + b.get_width() / 2) for b in bars if b.get_hatch()}
         assert hatched == {2022}
         line = by_gid(ax, "line-CHN")
         assert line.get_ydata().tolist() == y.loc[y["iso3"] == "CHN", "n_trials"].tolist()
@@ -187,35 +189,39 @@ def test_change_map_colours_gains_and_hatches_losses(two_exports):
 
 
 @pytest.fixture(scope="module")
-def outputs(result, tmp_path_factory):
-    out = write_outputs(result, tmp_path_factory.mktemp("processed"), ["--data-dir", "x"])
-    return out
+def suite(result, tmp_path_factory):
+    """The whole suite at both widths; PDF and 300 dpi PNG only to keep the test fast (every
+    format is read back in test_export.py, and the main command's full set in test_cli.py)."""
+    out = tmp_path_factory.mktemp("figures")
+    exports = write_figures(result, out, _provenance(result, ["--data-dir", "x"]), formats=("pdf", "png"),
+                            dpis=(300,))
+    return out, exports
 
 
-def test_main_command_writes_every_figure_at_both_widths_in_every_format(outputs):
-    figs = outputs / "figures"
+def test_suite_writes_every_figure_at_both_widths(suite):
+    figs, exports = suite
+    assert [e.sidecar.name for e in exports] == [
+        f"{n}{w}.json" for n in ("figure1", "regions", "timeline", "change") for w in ("", "_single")]
     for name in ("figure1", "regions", "timeline", "change"):
         for stem, width in ((name, 183.0), (f"{name}_single", 89.0)):
-            for suffix in (".pdf", ".svg", ".png", "_600dpi.png", ".tif", "_600dpi.tif", ".json"):
-                assert (figs / f"{stem}{suffix}").stat().st_size > 1000, stem + suffix
             side = json.loads((figs / f"{stem}.json").read_text())
             assert side["figure"]["width_mm"] == width
             assert side["figure"]["min_font_pt"] >= 5.0
             assert "ctgov-classic-2022-01-21" in side["figure"]["source_line"]
+            assert side["figure"]["caption"]
             reader = PdfReader(figs / f"{stem}.pdf")
             assert float(reader.pages[0].mediabox.width) * 25.4 / 72 == pytest.approx(width, abs=0.01)
             assert json.loads(reader.metadata[f"/{PROVENANCE_KEY}"])["figure"]["name"] == stem
             assert b"/Type3" not in (figs / f"{stem}.pdf").read_bytes()
-            with Image.open(figs / f"{stem}_600dpi.tif") as im:
-                assert abs(im.width - round(width / 25.4 * 600)) <= 1
-    prov = json.loads((outputs / "provenance.json").read_text())
-    for rel, sha in prov["outputs"].items():
-        assert hashlib.sha256((outputs / rel).read_bytes()).hexdigest() == sha
-    assert "figures/figure1_600dpi.tif" in prov["outputs"] and "methods.md" in prov["outputs"]
+            with Image.open(figs / f"{stem}.png") as im:
+                assert abs(im.width - round(width / 25.4 * 300)) <= 1
+            for f in side["files"]:
+                data = (figs / f["file"]).read_bytes()
+                assert hashlib.sha256(data).hexdigest() == f["sha256"]
 
 
-def test_change_trials_table_and_sidecar_numbers(outputs, result):
-    figs = outputs / "figures"
+def test_change_trials_table_and_sidecar_numbers(suite, result):
+    figs, _ = suite
     trials = pd.read_csv(figs / "change_trials.csv")
     assert list(trials.columns) == ["nct_id", "change", "title", "first_posted", "countries"]
     assert len(trials) == 102 and set(trials["change"]) == {"added"}
@@ -225,17 +231,17 @@ def test_change_trials_table_and_sidecar_numbers(outputs, result):
     assert "Natural Earth" in side["figure"]["caption"] and "Equal Earth" in side["figure"]["caption"]
 
 
-def test_methods_md_states_the_runs_numbers(outputs):
-    text = (outputs / "methods.md").read_text()
+def test_methods_text_states_the_runs_numbers_and_figure_legends(suite, result):
+    _, exports = suite
+    text = methods_markdown(result.snapshot.manifest, exports[0].record, exports)
     for part in (
         "registry data date 2022-01-21", "(records dated 2022-01-20: 1,525, 2022-01-21: 258)",
         '"mesenchymal" (1,086 records)', "full_studies?expr=<term>&fmt=json",
         "obtained from github.com/jesnyder/meta_map", "Of 1,783 records read",
-        "1,287 tested mesenchymal", "1,219 were interventional", "301 studied", "275 listed at least one site",
-        "comprises 275 trials", '"msc-inflammatory-autoimmune" version 1',
+        "1,287 tested mesenchymal", "1,219 were interventional", "301 studied",
+        "275 listed at least one site", "comprises 275 trials", '"msc-inflammatory-autoimmune" version 1',
         "Trials per country = distinct trials with at least one site in the country",
-        "trialmap 0.1.0" if "0.1.0" in text else "trialmap ", "SHA-256 024e6c0e305f",
-        "## Figure legends", "**figure1**", "**change**",
+        "SHA-256 024e6c0e305f", "## Figure legends", "**figure1**", "**change**", "102 trials first posted",
     ):
         assert part in text, part
     assert "figure1_single" not in text
@@ -244,7 +250,7 @@ def test_methods_md_states_the_runs_numbers(outputs):
 def test_a_registered_figure_is_drawn_and_exported_with_the_suite(result, tmp_path):
     # The extension point other figures (flow diagram, site map) plug into.
     def draw(ctx, width):
-        fig, ax = plt.subplots(figsize=(89 / 25.4, 40 / 25.4), layout="constrained")
+        _, ax = plt.subplots(figsize=(89 / 25.4, 40 / 25.4), layout="constrained")
         flow = ctx.result.flow
         ax.barh(flow["step"], flow["n_remaining"], gid="flow-bars")
         return ax

@@ -186,6 +186,7 @@ def write_figures(
     from trialmap.figures.export import export_figure, journal_rc
 
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     ctx = SuiteContext(result, provenance, change_years)
     chosen = list(FIGURES) if names is None else list(names)
     unknown = [n for n in chosen if n not in FIGURES]

@@ -61,6 +61,24 @@ def test_main_command_writes_tables_figures_and_provenance(run):
     assert not list(out.parent.glob(".tmp-*"))
 
 
+def test_main_command_writes_the_figure_suite_and_methods(run):
+    proc, out = run
+    assert proc.returncode == 0, proc.stderr
+    prov = json.loads((out / "provenance.json").read_text())
+    # Default: PDF + 300 dpi PNG + sidecar for every figure; Figure 1 also at 89 mm.
+    # (--journal adds SVG, TIFF and 600 dpi at both widths: see test_figures_suite.)
+    names = ("figure1", "figure1_single", "sitemap", "sitemap-europe", "sitemap-east-asia", "flow",
+             "regions", "timeline", "change")
+    for stem in names:
+        for suffix in (".pdf", ".png", ".json"):
+            assert f"figures/{stem}{suffix}" in prov["outputs"], stem + suffix
+    figures = {k for k in prov["outputs"] if k.startswith("figures/")}
+    assert not {k for k in figures if k.endswith((".svg", ".tif"))}
+    assert "figures/change_trials.csv" in prov["outputs"]
+    methods = (out / "methods.md").read_text()
+    assert "registry data date 2022-01-21" in methods and "comprises 277 trials" in methods
+
+
 def test_bad_option_exits_2_with_usage(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--no-such-option"])

@@ -179,7 +179,7 @@ def test_refresh_with_a_rule_as_of_and_switches_says_so_everywhere(tmp_path, cap
     for name in ("figure1", "flow"):
         assert (out / "figures" / f"{name}.pdf").stat().st_size > 5_000
         with Image.open(out / "figures" / f"{name}.png") as im:
-            source = im.info["Subject"]  # the source line printed on the figure
+            source = im.info["Description"]  # the source line printed on the figure
         assert "Counting: fractional" in source and "As of 2018-06-30" in source
         assert "osteoarthritis=on" in source and "withdrawn sites not counted" in source
     cats = pd.read_csv(out / "category_counts.csv").set_index("category")

@@ -184,7 +184,7 @@ def sitemap_source_line(result: Result) -> str:
     )
 
 
-def draw_sitemap(result: Result, region: str | None = None):  # -> Axes
+def draw_sitemap(result: Result, region: str | None = None, width: str = "double"):  # -> Axes
     """The site map for a run: included trials' sites as dots over the choropleth."""
     from trialmap.figures import site_points, sitemap
 
@@ -201,24 +201,24 @@ def draw_sitemap(result: Result, region: str | None = None):  # -> Axes
     )
 
 
-def draw_figure1(result: Result):  # -> Axes
-    """Figure 1 for a run: choropleth with China, the US and Europe called out."""
+def draw_figure1(result: Result, width: str = "double"):  # -> Axes
+    """Figure 1 for a run: choropleth with China, the US and Europe called out.
+
+    No title on the figure (journals put it in the legend: see the sidecar's
+    caption); an as-of replay is stated in the source line.
+    """
     from trialmap.figures import figure1
 
     col = result.rule.column
     europe = result.region_counts.set_index("region")[col].get("Europe", 0)
-    when = f"as of {result.as_of}, from the {result.data_date} snapshot" if result.as_of else result.data_date
     return figure1(
         result.country_counts,
         boundaries.load_world(),
         regions={"Europe": (europe, countries.region_members("Europe"))},
         source_line=source_line(result),
-        title=(
-            f"MSC trials in inflammatory and autoimmune disease, by country "
-            f"(n = {len(result.included)} trials; ClinicalTrials.gov, {when})"
-        ),
         value=col,
         unit=result.rule.unit,
+        width=width,
     )
 
 
@@ -232,15 +232,57 @@ def draw_flow(result: Result):  # -> Axes
     )
 
 
+def _register_figures() -> None:
+    """Put the run's own figures in the figure suite (the suite draws and exports them).
+
+    Figure 1 replaces the suite's generic one because it knows the counting
+    rule and the as-of date; the site maps and the flow diagram are added.
+    """
+    from trialmap.figures import suite
+
+    def spec(name, title, draw, data, caption, widths=suite.WIDTHS):
+        return suite.register(suite.FigureSpec(
+            name, title, draw=lambda ctx, w: draw(ctx.result, w), data=lambda ctx: data(ctx.result),
+            caption=lambda ctx: caption(ctx.result), widths=widths,
+        ))
+
+    base = suite.FIGURES["figure1"]
+    suite.register(dataclasses.replace(base, draw=lambda ctx, w: draw_figure1(ctx.result, w)))
+    for region, name in ((None, "sitemap"), ("Europe", "sitemap-europe"), ("East Asia", "sitemap-east-asia")):
+        spec(
+            name, f"Trial sites{': ' + region if region else ''}",
+            lambda r, w, region=region: draw_sitemap(r, region, w),
+            lambda r: r.tables.sites[r.tables.sites["nct_id"].isin(set(r.included))][
+                ["nct_id", "city", "state", "country", "lat", "lon", "geo_source", "geo_precision"]],
+            lambda r, region=region: (
+                f"Sites of the {len(r.included)} included trials{' in ' + region if region else ''}; "
+                f"dot area proportional to trials per place. {sitemap_source_line(r)}"
+            ),
+            widths=("double",),
+        )
+    spec(
+        "flow", "Study flow: records read to trials mapped (PRISMA-style)",
+        lambda r, w: draw_flow(r), lambda r: r.flow,
+        lambda r: f"Study selection ({r.definition.label}). {source_line(r)}", widths=("double",),
+    )
+
+
+_register_figures()
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
-    """Write tables, figures and provenance to ``out_root/<output_name>/`` atomically."""
-    import matplotlib.pyplot as plt
+def write_outputs(result: Result, out_root: Path, argv: Sequence[str], *, journal: bool = False) -> Path:
+    """Write tables, figures and provenance to ``out_root/<output_name>/`` atomically.
 
-    from trialmap.figures import save_figure
+    Figures are written as PDF and 300 dpi PNG at double-column width (and
+    Figure 1 also at single-column width); ``journal=True`` writes every figure
+    in every journal format (SVG, TIFF, 600 dpi) at both widths.
+    """
+    from trialmap import methods
+    from trialmap.figures import suite
 
     out_root = Path(out_root)
     final = out_root / result.output_name
@@ -279,34 +321,20 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str]) -> Path:
         for name in ("studies", "sites", "country_counts"):
             tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
 
-        ax = draw_figure1(result)
-        meta = {
-            "Title": "Figure 1: MSC trials in inflammatory and autoimmune disease by country",
-            "Subject": source_line(result),
-            "Creator": f"trialmap {trialmap.__version__}",
-        }
-        save_figure(ax.figure, tmp / "figures" / "figure1", ("pdf", "png"), dpi=300, metadata=meta)
-        plt.close(ax.figure)
-        for region, stem in ((None, "sitemap"), ("Europe", "sitemap-europe"),
-                             ("East Asia", "sitemap-east-asia")):
-            ax = draw_sitemap(result, region)
-            meta = {
-                "Title": f"Trial sites{': ' + region if region else ''}",
-                "Subject": sitemap_source_line(result),
-                "Creator": f"trialmap {trialmap.__version__}",
-            }
-            save_figure(ax.figure, tmp / "figures" / stem, ("pdf", "png"), dpi=300, metadata=meta)
-            plt.close(ax.figure)
-        ax = draw_flow(result)
-        meta = {
-            "Title": "Study flow: records read to trials mapped (PRISMA-style)",
-            "Subject": source_line(result),
-            "Creator": f"trialmap {trialmap.__version__}",
-        }
-        save_figure(ax.figure, tmp / "figures" / "flow", ("pdf", "png"), dpi=300, metadata=meta)
-        plt.close(ax.figure)
-
         provenance = _provenance(result, argv)
+        if journal:
+            exports = suite.write_figures(result, tmp / "figures", provenance)
+        else:
+            exports = suite.write_figures(
+                result, tmp / "figures", provenance, names=["figure1"], formats=("pdf", "png"), dpis=(300,)
+            )
+            others = [n for n in suite.FIGURES if n != "figure1"]
+            exports += suite.write_figures(
+                result, tmp / "figures", provenance, names=others, widths=("double",),
+                formats=("pdf", "png"), dpis=(300,),
+            )
+        methods_md = methods.methods_markdown(result.snapshot.manifest, provenance, exports)
+        (tmp / "methods.md").write_text(methods_md, encoding="utf-8")
         provenance["outputs"] = {
             str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }
@@ -485,6 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date_arg, default=None, metavar="YYYY-MM-DD",
                    help="keep only trials first posted on or before this date (sites stay as the "
                         "snapshot records them)")
+    p.add_argument("--journal", action="store_true",
+                   help="write every figure in every journal format: PDF, SVG, PNG and TIFF at 300 and "
+                        "600 dpi, at 89 and 183 mm (default: PDF and 300 dpi PNG)")
     p.add_argument("--overrides", type=Path, default=None,
                    help="CSV of city,state,country,lat,lon placing sites the gazetteer cannot "
                    "(see geo_unmatched.csv in the outputs); recorded in provenance.json")
@@ -549,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             process(snap, definition, rule=rule, as_of=args.as_of, overrides=args.overrides),
             fetch=fetch_info,
         )
-        out = write_outputs(result, args.data_dir / "processed", argv)
+        out = write_outputs(result, args.data_dir / "processed", argv, journal=args.journal)
     except TrialmapError as exc:
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
         return 1

@@ -1,4 +1,16 @@
-"""Figure 1: world choropleth of trials per country, leaders labelled."""
+"""Figure 1: world choropleth of trials per country, leaders labelled, China/US/Europe called out.
+
+Design choices a reviewer may ask about:
+
+- **Projection**: Equal Earth (EPSG:8857), an equal-area projection, so a country's
+  visual weight is its true area (Web Mercator would inflate Europe, Russia and Canada).
+- **Palette**: seven ColorBrewer ``YlGnBu`` classes (colour-blind safe) whose CIE L*
+  lightness falls monotonically from the lightest to the darkest class by at least
+  8 units per step, with countries without trials in an even lighter grey, so the
+  map also reads when printed in greyscale (see :func:`lightness`).
+- **Boundaries**: Natural Earth admin-0; :data:`BOUNDARY_DISCLAIMER` is the sentence
+  to put in the legend (:func:`caption` includes it).
+"""
 
 from __future__ import annotations
 
@@ -18,9 +30,29 @@ EQUAL_EARTH = "EPSG:8857"
 
 # Class edges for trials per country: [1], [2, 5), [5, 10), ... [100, inf).
 BIN_EDGES = (1, 2, 5, 10, 20, 50, 100)
-NO_TRIALS_COLOR = "#e6e6e6"
-EDGE_COLOR = "#ffffff"
-CMAP = "YlGnBu"  # ColorBrewer: colour-blind safe, monotone in greyscale
+# Lighter than the lightest class (L* 97 vs 89) so "none" and "1" differ in greyscale too.
+NO_TRIALS_COLOR = "#f7f7f7"
+# Grey outlines keep countries without trials visible against the white ocean.
+EDGE_COLOR = "#b4b4b4"
+CMAP = "YlGnBu"  # ColorBrewer: colour-blind safe, monotone in lightness
+# Where the colormap's classes start and end: below 0.25 YlGnBu is too close to white.
+CMAP_RANGE = (0.25, 1.0)
+BOUNDARY_DISCLAIMER = (
+    "Country boundaries: Natural Earth (public domain), 1:10m admin-0 v5.1.1, simplified. "
+    "The boundaries and names shown do not imply the expression of any opinion "
+    "concerning the legal status of any country, territory or area, or of its authorities, "
+    "or concerning the delimitation of its frontiers."
+)
+
+
+def lightness(color) -> float:
+    """CIE L* (0 black .. 100 white) of a matplotlib colour: what a greyscale print keeps."""
+    from matplotlib.colors import to_rgb
+
+    c = np.asarray(to_rgb(color), float)
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    y = float(lin @ np.array([0.2126, 0.7152, 0.0722]))
+    return 116 * np.cbrt(y) - 16 if y > 216 / 24389 else y * 24389 / 27
 
 
 def bin_labels(edges: Sequence[int] = BIN_EDGES) -> list[str]:
@@ -40,7 +72,7 @@ def bin_colors(n_bins: int = len(BIN_EDGES), cmap: str = CMAP) -> list[tuple[flo
     from matplotlib import colormaps
 
     cm = colormaps[cmap]
-    return [tuple(float(x) for x in cm(v)) for v in np.linspace(0.18, 1.0, n_bins)]
+    return [tuple(float(x) for x in cm(v)) for v in np.linspace(*CMAP_RANGE, n_bins)]
 
 
 def count_colors(
@@ -69,6 +101,35 @@ def _fmt(n: float) -> str:
     return f"{int(n)}" if float(n).is_integer() else f"{n:.1f}"
 
 
+def map_legend(ax: Axes, handles: list, title: str, *, fontsize: float, title_fontsize: float):
+    """Class legend of a world map: inside, over the South Pacific, on a wide map; in one row
+    under the map on a narrow one (at 89 mm there is no empty ocean large enough)."""
+    common = {"handles": handles, "title": title, "fontsize": fontsize, "title_fontsize": title_fontsize,
+              "frameon": False, "handlelength": 1.2, "handleheight": 0.9}
+    if ax.figure.get_figwidth() / MM < 120:
+        return ax.legend(**common, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles),
+                         columnspacing=0.7, handletextpad=0.3, borderaxespad=0.2)
+    return ax.legend(**common, loc="lower left", bbox_to_anchor=(0.0, 0.02), labelspacing=0.3,
+                     alignment="left")
+
+
+def figure1_height_mm(width_mm: float, *, title: bool = False) -> float:
+    """Height that fits the Equal Earth map without Antarctica (2.24:1), the legend, the
+    source line and optionally a title, so a figure has no empty bands."""
+    # Wide: legend inside the map, two lines of source. Narrow: legend row under it, four lines.
+    h = width_mm / 2.24 + (8.0 if width_mm >= 120 else 17.5)
+    return round(h + (5.0 if title else 0.0), 1)
+
+
+def _sizes(fig_width_mm: float) -> dict[str, float]:
+    # Printed type sizes: never below 5 pt at single-column width.
+    if fig_width_mm < 120:
+        return {"label": 5.0, "callout": 6.0, "legend": 5.0, "legend_title": 5.5, "source": 5.0,
+                "title": 6.5, "marker": 8.0, "halo": 1.2}
+    return {"label": 5.5, "callout": 7.0, "legend": 5.5, "legend_title": 6.0, "source": 5.0,
+            "title": 8.0, "marker": 14.0, "halo": 1.6}
+
+
 def figure1(
     counts: pd.DataFrame,
     world: gpd.GeoDataFrame,
@@ -79,6 +140,7 @@ def figure1(
     source_line: str | None = None,
     title: str | None = None,
     crs: str = EQUAL_EARTH,
+    width: str | float = DOUBLE_COLUMN_MM,
     ax: Axes | None = None,
     value: str = "n_trials",
     unit: str = "trials",
@@ -103,8 +165,16 @@ def figure1(
         Other countries among the leaders labelled with ISO code and count.
     source_line
         Credit and provenance printed under the map.
+    title
+        Printed above the map (journals usually want it in the legend instead).
+    crs
+        Map projection; equal-area Equal Earth by default.
+    width
+        Printed width of a new figure: ``"single"`` (89 mm), ``"double"``
+        (183 mm) or millimetres. Type sizes follow the width of the figure
+        drawn into (never below 5 pt).
     ax
-        Axes to draw into; a new 183 mm wide figure when ``None``.
+        Axes to draw into; a new figure ``width`` wide when ``None``.
     value, unit
         The counts column to map (``n_trials``, ``n_sites`` or
         ``trial_share``, one per counting rule) and the word for it in labels.
@@ -115,22 +185,30 @@ def figure1(
     Axes
         The country fills are the collection with gid ``"countries"`` (one
         face per row of ``world`` in its order); tiny-country markers have gid
-        ``"tiny-countries"``.
+        ``"tiny-countries"``; labels ``"label-<ISO3>"``; call-outs
+        ``"callout-<ISO3>"`` / ``"callout-<region>"`` (+ ``"-leaders"``); the
+        source line ``"source-line"``.
     """
     import matplotlib.patheffects as pe
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
+    from trialmap.figures.export import add_source_line, width_mm
+
+    own_figure = ax is None
     if ax is None:
-        _, ax = plt.subplots(figsize=(DOUBLE_COLUMN_MM * MM, 105 * MM), layout="constrained")
+        w = width_mm(width)
+        h = figure1_height_mm(w, title=bool(title))
+        _, ax = plt.subplots(figsize=(w * MM, h * MM), layout="constrained")
     fig = ax.figure
+    size = _sizes(fig.get_figwidth() / MM)
     counts = counts.assign(n_trials=counts[value])
     n_by_iso = counts.set_index("iso3")["n_trials"]
     geo = world.to_crs(crs)
     geo = geo.assign(n_trials=geo["iso3"].map(n_by_iso).fillna(0))
     # Fractional shares below one still mark a country that hosts trials.
     shade = geo["n_trials"].where(~geo["n_trials"].between(0, 1, inclusive="neither"), 1)
-    geo.plot(ax=ax, color=count_colors(shade), edgecolor=EDGE_COLOR, linewidth=0.2)
+    geo.plot(ax=ax, color=count_colors(shade), edgecolor=EDGE_COLOR, linewidth=0.15)
     ax.collections[-1].set_gid("countries")
 
     # Tiny countries are invisible at world scale: draw them as markers.
@@ -138,11 +216,12 @@ def figure1(
     if not tiny.empty:
         xy = _projected_points(tiny["rep_lon"], tiny["rep_lat"], crs)
         ax.scatter(
-            xy[:, 0], xy[:, 1], s=14, c=count_colors(tiny["n_trials"].clip(lower=1)), edgecolors="#333333",
+            xy[:, 0], xy[:, 1], s=size["marker"], c=count_colors(tiny["n_trials"].clip(lower=1)),
+            edgecolors="#333333",
             linewidths=0.5, zorder=4, gid="tiny-countries",
         )
 
-    halo = [pe.withStroke(linewidth=1.6, foreground="white")]
+    halo = [pe.withStroke(linewidth=size["halo"], foreground="white")]
     by_iso = geo.drop_duplicates("iso3").set_index("iso3")
     ranked = counts.sort_values("n_trials", ascending=False)
     leaders = ranked.head(label_top)
@@ -152,11 +231,13 @@ def figure1(
             continue
         x, y = _projected_points([by_iso.loc[row.iso3, "rep_lon"]], [by_iso.loc[row.iso3, "rep_lat"]], crs)[0]
         ax.annotate(
-            f"{row.iso3} {_fmt(row.n_trials)}", (x, y), fontsize=5.5, ha="center", va="center",
+            f"{row.iso3} {_fmt(row.n_trials)}", (x, y), fontsize=size["label"], ha="center", va="center",
             path_effects=halo, zorder=5, gid=f"label-{row.iso3}",
         )
 
     # Big call-outs, placed over the oceans so they hide no country.
+    box = {"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#555555", "lw": 0.5}
+    leader_line = {"arrowstyle": "-", "color": "#555555", "lw": 0.6}
     offsets = {"CHN": (150.0, 5.0), "USA": (-150.0, 15.0)}
     for iso in callouts:
         if iso not in by_iso.index:
@@ -167,10 +248,8 @@ def figure1(
         ox, oy = offsets.get(iso, (0.0, -50.0))
         tx, ty = _projected_points([ox], [oy], crs)[0]
         ax.annotate(
-            f"{name}\n{n} {unit}", (x, y), xytext=(tx, ty), fontsize=7, fontweight="bold",
-            ha="center", va="center", zorder=6, gid=f"callout-{iso}",
-            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#555555", "lw": 0.5},
-            arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6},
+            f"{name}\n{n} {unit}", (x, y), xytext=(tx, ty), fontsize=size["callout"], fontweight="bold",
+            ha="center", va="center", zorder=6, gid=f"callout-{iso}", bbox=box, arrowprops=leader_line,
         )
     for name, (n, members) in (regions or {}).items():
         inside = leaders[leaders["iso3"].isin(set(members))]
@@ -178,14 +257,12 @@ def figure1(
         x, y = _projected_points([12.0], [50.0], crs)[0]
         tx, ty = _projected_points([-35.0], [62.0], crs)[0]
         ax.annotate(
-            f"{name}\n{_fmt(n)} {unit}", (x, y), xytext=(tx, ty), fontsize=7, fontweight="bold",
-            ha="center", va="bottom", zorder=6, gid=f"callout-{name}",
-            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#555555", "lw": 0.5},
-            arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6},
+            f"{name}\n{_fmt(n)} {unit}", (x, y), xytext=(tx, ty), fontsize=size["callout"], fontweight="bold",
+            ha="center", va="bottom", zorder=6, gid=f"callout-{name}", bbox=box, arrowprops=leader_line,
         )
         if listed:
             ax.annotate(
-                listed, (tx, ty), xytext=(0, -3), textcoords="offset points", fontsize=5.5,
+                listed, (tx, ty), xytext=(0, -3), textcoords="offset points", fontsize=size["label"],
                 ha="center", va="top", zorder=6, gid=f"callout-{name}-leaders",
                 bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "none", "alpha": 0.85},
             )
@@ -198,22 +275,60 @@ def figure1(
         Patch(fc=c, ec="#999999", lw=0.3, label=lab)
         for c, lab in zip(bin_colors(), labels, strict=True)
     ]
-    ax.legend(
-        handles=handles, title=f"{unit.capitalize()} per country", loc="lower left", fontsize=5.5,
-        title_fontsize=6, frameon=False, handlelength=1.2, handleheight=0.9,
-        bbox_to_anchor=(0.0, 0.02),
-    )
+    map_legend(ax, handles, f"{unit.capitalize()} per country", fontsize=size["legend"],
+               title_fontsize=size["legend_title"])
     ax.set_axis_off()
+    ax.set_xlabel("")  # geopandas names the projected axes; they are not shown
+    ax.set_ylabel("")
     ax.set_aspect("equal")
     xmin, ymin, xmax, ymax = geo[geo["iso3"] != "ATA"].total_bounds
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     if title:
-        ax.set_title(title, fontsize=8, loc="left")
-    if source_line:
+        ax.set_title(title, fontsize=size["title"], loc="left")
+    if source_line and own_figure:
+        add_source_line(fig, source_line, fontsize=size["source"])
+    elif source_line:  # a panel of someone else's figure: keep the line under this map
         ax.text(
-            0.0, -0.02, source_line, transform=ax.transAxes, fontsize=5, va="top", ha="left",
+            0.0, -0.02, source_line, transform=ax.transAxes, fontsize=size["source"], va="top", ha="left",
             color="#333333", wrap=True, gid="source-line",
         )
     fig.set_facecolor("white")
     return ax
+
+
+def caption(
+    counts: pd.DataFrame,
+    *,
+    n_trials: int,
+    data_date: str,
+    regions: Mapping[str, int] | None = None,
+    counting_rule: str = "distinct trials with at least one site in the country",
+    disclaimer: bool = True,
+) -> str:
+    """A figure legend for Figure 1, numbers taken from ``counts``, boundary disclaimer appended.
+
+    Parameters
+    ----------
+    counts
+        The country counts drawn (``iso3``, ``country``, ``n_trials``).
+    n_trials
+        Trials in the study set (a multinational trial counts in each of its
+        countries, so this is less than the sum of the country counts).
+    regions
+        Region name -> distinct trials, for the regions called out.
+    """
+    with_trials = counts[counts["n_trials"] > 0]
+    top = with_trials.sort_values("n_trials", ascending=False).head(3)
+    leaders = ", ".join(f"{r.country} ({r.n_trials})" for r in top.itertuples())
+    text = (
+        f"Number of trials per country (ClinicalTrials.gov, registry data date {data_date}; "
+        f"{n_trials} trials in {len(with_trials)} countries; counting: {counting_rule}). "
+        f"Leading countries: {leaders}."
+    )
+    if regions:
+        text += " Call-outs: " + "; ".join(f"{k}, {v} distinct trials" for k, v in regions.items()) + "."
+    text += " Equal Earth projection."
+    if disclaimer:
+        text += " " + BOUNDARY_DISCLAIMER
+    return text

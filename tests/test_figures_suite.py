@@ -1,0 +1,275 @@
+"""Regions, timeline and change figures (numbers checked against the raw records), and the
+figure suite as the main command writes it (every file read back)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+
+from trialmap import aggregate, boundaries, countries
+from trialmap.figures import (
+    change_map,
+    compare_runs,
+    country_change,
+    posted_by,
+    regions_bar,
+    timeline,
+    trial_changes,
+    yearly_counts,
+)
+from trialmap.figures.change import change_colors
+from trialmap.figures.export import PROVENANCE_KEY
+from trialmap.figures.suite import FIGURES, FigureSpec, register, write_figures
+from trialmap.figures.timeline import ALL
+from trialmap.methods import methods_markdown
+from trialmap.refresh import _provenance
+
+from .test_figures import by_gid
+
+V2 = Path(__file__).parent / "data" / "ctgov"
+
+
+def _year(text):
+    return int(re.search(r"\d{4}", text).group()) if text else None
+
+
+def _raw_trial(study):
+    ps = study["ProtocolSection"]
+    status = ps["StatusModule"]
+    locations = ps.get("ContactsLocationsModule", {}).get("LocationList", {}).get("Location", [])
+    return {
+        "start": _year(status.get("StartDateStruct", {}).get("StartDate")),
+        "posted": pd.Timestamp(status["StudyFirstPostDateStruct"]["StudyFirstPostDate"]),
+        "countries": {loc.get("LocationCountry") for loc in locations},
+    }
+
+
+@pytest.fixture(scope="module")
+def raw(result, raw_records):
+    """The included trials as parsed straight from the tarball (not through trialmap's readers)."""
+    return {i: _raw_trial(raw_records[i]) for i in result.included}
+
+
+# -- regions -------------------------------------------------------------------
+
+
+def test_region_bars_are_the_region_counts_with_eu27_inside_europe(result):
+    ax = regions_bar(result.region_counts, width="single")
+    try:
+        rc = result.region_counts.set_index("region")["n_trials"]
+        for region in ("Europe", "Asia", "Americas", "Africa", "Oceania"):
+            assert by_gid(ax, f"bar-{region}").get_width() == rc[region]
+        assert by_gid(ax, "subset-EU27").get_width() == rc["EU27"] < rc["Europe"]
+        assert by_gid(ax, "value-Europe").get_text() == f"{rc['Europe']} (of which EU27 {rc['EU27']})"
+        # Largest first, top to bottom; the subset is not a row of its own.
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert labels == ["Asia", "Americas", "Europe", "Oceania", "Africa"]
+    finally:
+        plt.close(ax.figure)
+
+
+# -- timeline ------------------------------------------------------------------
+
+
+def test_yearly_counts_match_start_years_in_the_raw_records(result, raw):
+    y = yearly_counts(result.tables.studies, result.tables.sites, result.included, top=3)
+    total = y[y["iso3"] == ALL].set_index("year")["n_trials"]
+    starts = pd.Series([t["start"] for t in raw.values() if t["start"]]).value_counts()
+    assert total[total > 0].to_dict() == starts.to_dict()
+    assert total.index.tolist() == list(range(min(starts.index), max(starts.index) + 1))
+    assert y.loc[y["iso3"] != ALL, "iso3"].drop_duplicates().tolist() == ["USA", "CHN", "ESP"]
+    usa = y[y["iso3"] == "USA"].set_index("year")["n_trials"]
+    raw_usa = pd.Series([t["start"] for t in raw.values()
+                         if t["start"] and "United States" in t["countries"]])
+    assert usa[usa > 0].to_dict() == raw_usa.value_counts().to_dict()
+    assert usa[2020] == 23  # the COVID-19 year
+
+
+def test_timeline_draws_bars_and_lines_from_the_table(result):
+    y = yearly_counts(result.tables.studies, result.tables.sites, result.included)
+    ax = timeline(y, data_date="2022-01-21", source_line="Data: x", width="double")
+    try:
+        bars = [p for p in ax.patches if p.get_gid() == "bars-all"]
+        total = y[y["iso3"] == ALL]
+        assert [b.get_height() for b in bars] == total["n_trials"].tolist()
+        # The registry data date's year is partial: hatched, the years before are not.
+        hatched = {round(b.get_x() + b.get_width() / 2) for b in bars if b.get_hatch()}
+        assert hatched == {2022}
+        line = by_gid(ax, "line-CHN")
+        assert line.get_ydata().tolist() == y.loc[y["iso3"] == "CHN", "n_trials"].tolist()
+        assert line.get_label() == "China (CHN)"
+        # Lines differ by marker and dash too, so they survive greyscale printing.
+        styles = {(by_gid(ax, f"line-{c}").get_marker(), str(by_gid(ax, f"line-{c}").get_linestyle()))
+                  for c in ("USA", "CHN", "ESP", "KOR")}
+        assert len(styles) == 4
+    finally:
+        plt.close(ax.figure)
+
+
+# -- change --------------------------------------------------------------------
+
+
+def test_two_date_change_matches_first_posted_dates_in_the_raw_records(result, raw):
+    t = result.tables
+    before = posted_by(t.studies, result.included, "2020-01-21")
+    assert set(before) == {i for i, r in raw.items() if r["posted"] <= pd.Timestamp("2020-01-21")}
+    names = result.country_counts.set_index("iso3")["country"].to_dict()
+    change = country_change(aggregate.country_counts(t.sites, before, names), result.country_counts)
+    assert (change["n_after"] - change["n_before"] == change["change"]).all()
+    new = {i for i, r in raw.items() if r["posted"] > pd.Timestamp("2020-01-21")}
+    for iso, name in (("USA", "United States"), ("CHN", "China")):
+        expected = sum(name in raw[i]["countries"] for i in new)
+        assert change.set_index("iso3").at[iso, "change"] == expected
+    assert change.iloc[0]["iso3"] == "USA" and change.iloc[0]["change"] == change["change"].max()
+    trials = trial_changes(before, result.included, t.studies, t.sites)
+    assert set(trials["nct_id"]) == new and set(trials["change"]) == {"added"}
+    assert (trials["first_posted"] > pd.Timestamp("2020-01-21")).all()
+
+
+@pytest.fixture(scope="module")
+def two_exports():
+    """Two real website JSON exports read as two runs; the 10 studies are a subset of the 50."""
+    from trialmap.sources import v2
+
+    runs = []
+    for name in ("ctg-studies-50.json", "ctg-studies-10.json"):
+        tables = v2.read(V2 / name)
+        sites = tables.sites.assign(iso3=countries.to_iso3(tables.sites["country"]))
+        tables = tables.replace(sites=sites)
+        ids = pd.Index(tables.studies["nct_id"])
+        runs.append(SimpleNamespace(tables=tables, included=ids,
+                                    country_counts=aggregate.country_counts(sites, ids)))
+    return runs
+
+
+def test_two_snapshot_change_lists_removed_trials_and_losses(two_exports):
+    before, after = two_exports
+    change, trials = compare_runs(before, after)
+    removed = set(before.included) - set(after.included)
+    assert len(removed) == 40 and set(trials.loc[trials["change"] == "removed", "nct_id"]) == removed
+    assert (trials["change"] == "added").sum() == 0
+    assert (change["change"] <= 0).all() and (change["change"] < 0).any()
+    # Each country's loss is the removed trials with a site there.
+    sites = before.tables.sites
+    for row in change[change["change"] < 0].head(5).itertuples():
+        lost = sites[(sites["iso3"] == row.iso3) & sites["nct_id"].isin(removed)]["nct_id"].nunique()
+        assert row.change == -lost
+
+
+def test_change_map_colours_gains_and_hatches_losses(two_exports):
+    before, after = two_exports
+    world = boundaries.load_world()
+    for old, new in ((before, after), (after, before)):
+        change, _ = compare_runs(old, new)
+        ax = change_map(change, world, before_label="50", after_label="10", width="single")
+        try:
+            faces = by_gid(ax, "countries").get_facecolors()
+            expected = change_colors(world["iso3"].map(change.set_index("iso3")["change"]).fillna(0))
+            assert np.allclose(faces, np.asarray(expected))
+            top = change.iloc[0] if old is after else change.sort_values("change").iloc[0]
+            kind = "gain" if top["change"] > 0 else "loss"
+            assert by_gid(ax, f"{kind}-{top['iso3']}").get_text().startswith(top["iso3"])
+            has_losses = any(a.get_gid() == "losses" for a in ax.get_children())
+            assert has_losses == bool((change["change"] < 0).any())
+        finally:
+            plt.close(ax.figure)
+
+
+# -- the suite, as the main command writes it ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def suite(result, tmp_path_factory):
+    """The whole suite at both widths; PDF and 300 dpi PNG only to keep the test fast (every
+    format is read back in test_export.py, and the main command's full set in test_cli.py)."""
+    out = tmp_path_factory.mktemp("figures")
+    exports = write_figures(result, out, _provenance(result, ["--data-dir", "x"]), formats=("pdf", "png"),
+                            dpis=(300,))
+    return out, exports
+
+
+def test_suite_writes_every_figure_at_both_widths(suite):
+    figs, exports = suite
+    assert [e.sidecar.name for e in exports] == [
+        f"{n}{'' if w == 'double' else '_' + w}.json" for n, spec in FIGURES.items() for w in spec.widths]
+    for name in ("figure1", "regions", "timeline", "change"):
+        for stem, width in ((name, 183.0), (f"{name}_single", 89.0)):
+            side = json.loads((figs / f"{stem}.json").read_text())
+            assert side["figure"]["width_mm"] == width
+            assert side["figure"]["min_font_pt"] >= 5.0
+            assert "ctgov-classic-2022-01-21" in side["figure"]["source_line"]
+            assert side["figure"]["caption"]
+            reader = PdfReader(figs / f"{stem}.pdf")
+            assert float(reader.pages[0].mediabox.width) * 25.4 / 72 == pytest.approx(width, abs=0.01)
+            assert json.loads(reader.metadata[f"/{PROVENANCE_KEY}"])["figure"]["name"] == stem
+            assert b"/Type3" not in (figs / f"{stem}.pdf").read_bytes()
+            with Image.open(figs / f"{stem}.png") as im:
+                assert abs(im.width - round(width / 25.4 * 300)) <= 1
+            for f in side["files"]:
+                data = (figs / f["file"]).read_bytes()
+                assert hashlib.sha256(data).hexdigest() == f["sha256"]
+
+
+def test_change_trials_table_and_sidecar_numbers(suite, result):
+    figs, _ = suite
+    trials = pd.read_csv(figs / "change_trials.csv")
+    assert list(trials.columns) == ["nct_id", "change", "title", "first_posted", "countries"]
+    start = pd.Timestamp(result.data_date) - pd.DateOffset(years=2)
+    posted = result.tables.studies.set_index("nct_id").loc[list(result.included), "first_posted"]
+    assert len(trials) == int((posted > start).sum()) and set(trials["change"]) == {"added"}
+    side = json.loads((figs / "figure1.json").read_text())
+    counts = {r["iso3"]: r["n_trials"] for r in side["data"]["records"]}
+    assert counts == result.country_counts.set_index("iso3")["n_trials"].to_dict()
+    assert "Natural Earth" in side["figure"]["caption"] and "Equal Earth" in side["figure"]["caption"]
+
+
+def test_methods_text_states_the_runs_numbers_and_figure_legends(suite, result):
+    _, exports = suite
+    text = methods_markdown(result.snapshot.manifest, exports[0].record, exports)
+    flow = result.flow.set_index("step")["n_remaining"]
+    for part in (
+        "registry data date 2022-01-21", "(records dated 2022-01-20: 1,525, 2022-01-21: 258)",
+        '"mesenchymal" (1,086 records)', "full_studies?expr=<term>&fmt=json",
+        "obtained from github.com/jesnyder/meta_map", "Of 1,783 records read",
+        f"{flow['msc_confirmed']:,} tested mesenchymal", f"{flow['study_type']:,} were interventional",
+        f"{flow['in_scope']:,} studied", f"{flow['with_site']:,} listed at least one site",
+        f"comprises {flow['with_mapped_country']:,} trials",
+        f'"{result.definition.name}" version {result.definition.version}',
+        "Trials per country = distinct trials with at least one site in the country",
+        "SHA-256 024e6c0e305f", "## Figure legends", "**figure1**", "**change**", "trials first posted",
+    ):
+        assert part in text, part
+    assert "figure1_single" not in text
+
+
+def test_a_registered_figure_is_drawn_and_exported_with_the_suite(result, tmp_path):
+    # The extension point other figures (flow diagram, site map) plug into.
+    def draw(ctx, width):
+        _, ax = plt.subplots(figsize=(89 / 25.4, 40 / 25.4), layout="constrained")
+        flow = ctx.result.flow
+        ax.barh(flow["step"], flow["n_remaining"], gid="flow-bars")
+        return ax
+
+    spec = register(FigureSpec("flow_test", "Flow", draw=draw, data=lambda ctx: ctx.result.flow,
+                               caption=lambda ctx: "Records remaining per step.", widths=("single",)))
+    try:
+        (e,) = write_figures(result, tmp_path, _provenance(result, []), names=["flow_test"],
+                             formats=("pdf",))
+        assert e.files[0].path == tmp_path / "flow_test_single.pdf"
+        rows = json.loads(e.sidecar.read_text())["data"]["records"]
+        assert rows[0] == {"step": "records_read", "n_remaining": 1783, "n_excluded": 0}
+        assert e.record["figure"]["caption"] == "Records remaining per step."
+        with pytest.raises(ValueError, match="unknown figure"):
+            write_figures(result, tmp_path, {}, names=["nope"])
+    finally:
+        FIGURES.pop(spec.name)

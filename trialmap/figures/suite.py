@@ -1,0 +1,337 @@
+"""The set of figures the main command writes, and one call that draws and exports them all.
+
+:data:`FIGURES` is an ordered registry of :class:`FigureSpec`: a name (the file
+stem), a draw function ``draw(ctx, width) -> Axes`` that draws at the printed
+width, the numbers the figure shows (stored in its sidecar) and its legend
+text. :func:`write_figures` draws every registered figure at single- and
+double-column width and exports each with :func:`~trialmap.figures.export.export_figure`
+into ``<out>/figures/``: ``<name>.*`` is 183 mm wide, ``<name>_single.*`` 89 mm.
+
+Adding a figure (a flow diagram, a site map...) is one :func:`register` call
+with an adapter from the run to the figure function; nothing else changes::
+
+    register(FigureSpec("flow", "Study selection", draw=lambda ctx, w: flow_diagram(
+        ctx.result.flow, width=w), data=lambda ctx: ctx.result.flow, caption=...))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from trialmap.figures.export import JOURNAL_DPIS, JOURNAL_FORMATS, Export
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+CTGOV_CREDIT = "ClinicalTrials.gov (U.S. National Library of Medicine)"
+NE_CREDIT = "Natural Earth (public domain)"
+WIDTHS = ("double", "single")
+CHANGE_YEARS = 2  # default span of the two-date change map, ending at the registry data date
+
+
+def source_line(provenance: Mapping[str, Any], *, boundaries: bool = False) -> str:
+    """The short credit printed on a figure, from a run's provenance record.
+
+    Source, registry data date, snapshot id, study-set definition and version,
+    counting rule; the boundary credit for maps.
+    """
+    snap = provenance.get("snapshot", {})
+    d = provenance.get("definition", {})
+    text = (
+        f"Data: {CTGOV_CREDIT}, registry data date {snap.get('registry_data_date', 'unknown')}, snapshot "
+        f"{snap.get('id', 'unknown')}. Study set: {d.get('name', '?')} v{d.get('version', '?')}. "
+        f"Counting: {provenance.get('counting_rule', 'unknown')}."
+    )
+    return text + (f" Boundaries: {NE_CREDIT}." if boundaries else "")
+
+
+@dataclass
+class SuiteContext:
+    """What the figure adapters draw from: the run, its provenance and options.
+
+    ``result`` is a :class:`trialmap.refresh.Result` or anything with the same
+    attributes (``country_counts``, ``region_counts``, ``tables``,
+    ``included``, ``data_date``). Derived tables are computed once, on first use.
+    """
+
+    result: Any
+    provenance: Mapping[str, Any]
+    change_years: int = CHANGE_YEARS
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def source_line(self, *, boundaries: bool = False) -> str:
+        return source_line(self.provenance, boundaries=boundaries)
+
+    @cached_property
+    def world(self):
+        from trialmap import boundaries
+
+        return boundaries.load_world()
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        return self.result.country_counts.set_index("iso3")["country"].to_dict()
+
+    @cached_property
+    def yearly(self) -> pd.DataFrame:
+        from trialmap.figures.timeline import yearly_counts
+
+        t = self.result.tables
+        return yearly_counts(t.studies, t.sites, self.result.included, date="start_date", names=self.names)
+
+    @cached_property
+    def change_dates(self) -> tuple[str, str]:
+        after = pd.Timestamp(self.result.data_date)
+        before = after - pd.DateOffset(years=self.change_years)
+        return before.date().isoformat(), after.date().isoformat()
+
+    @cached_property
+    def change(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(country change, trials added/removed) between the two change dates."""
+        from trialmap import aggregate
+        from trialmap.figures.change import country_change, posted_by, trial_changes
+
+        t = self.result.tables
+        before_date, after_date = self.change_dates
+        before = posted_by(t.studies, self.result.included, before_date)
+        after = posted_by(t.studies, self.result.included, after_date)
+        counts = [aggregate.country_counts(t.sites, ids, self.names) for ids in (before, after)]
+        return country_change(*counts), trial_changes(before, after, t.studies, t.sites)
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of the suite.
+
+    Attributes
+    ----------
+    name
+        File stem under ``figures/`` (``figure1`` -> ``figure1.pdf``...).
+    title
+        Short title (file metadata; journals put titles in the legend).
+    draw
+        ``draw(ctx, width) -> Axes``: draw a new figure ``width`` wide
+        (``"single"`` or ``"double"``) with its source line.
+    data
+        ``data(ctx) -> DataFrame``: the numbers the figure shows (sidecar).
+    caption
+        ``caption(ctx) -> str``: a suggested legend, with numbers from the run.
+    tables
+        Optional ``tables(ctx) -> {file name: DataFrame}`` written as CSV
+        beside the figure (e.g. the trials behind a change map).
+    widths
+        Widths to export.
+    """
+
+    name: str
+    title: str
+    draw: Callable[[SuiteContext, str], Axes]
+    data: Callable[[SuiteContext], pd.DataFrame]
+    caption: Callable[[SuiteContext], str]
+    tables: Callable[[SuiteContext], Mapping[str, pd.DataFrame]] | None = None
+    widths: tuple[str, ...] = WIDTHS
+
+
+FIGURES: dict[str, FigureSpec] = {}
+
+
+def register(spec: FigureSpec) -> FigureSpec:
+    """Add ``spec`` to the suite (or replace the figure of the same name); return it."""
+    FIGURES[spec.name] = spec
+    return spec
+
+
+def write_figures(
+    result: Any,
+    out_dir: str | Path,
+    provenance: Mapping[str, Any],
+    *,
+    names: Iterable[str] | None = None,
+    widths: Sequence[str] | None = None,
+    formats: Sequence[str] = JOURNAL_FORMATS,
+    dpis: Sequence[int] = JOURNAL_DPIS,
+    change_years: int = CHANGE_YEARS,
+) -> list[Export]:
+    """Draw and export every figure of the suite into ``out_dir`` (usually ``<out>/figures``).
+
+    Parameters
+    ----------
+    result
+        The processed run (:class:`trialmap.refresh.Result`).
+    provenance
+        The run's provenance record; embedded in every file and sidecar.
+    names
+        Figures to write (default: all of :data:`FIGURES`, in order).
+    widths
+        Override each figure's widths (``"single"``, ``"double"``).
+    formats, dpis
+        Passed to :func:`~trialmap.figures.export.export_figure`.
+    change_years
+        The change map compares the registry data date with this many years earlier.
+
+    Returns
+    -------
+    list of Export
+        One per figure and width, in order.
+    """
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+
+    from trialmap.figures.export import export_figure, journal_rc
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = SuiteContext(result, provenance, change_years)
+    chosen = list(FIGURES) if names is None else list(names)
+    unknown = [n for n in chosen if n not in FIGURES]
+    if unknown:
+        msg = f"unknown figure(s) {unknown}; the suite has {list(FIGURES)}"
+        raise ValueError(msg)
+    exports = []
+    for name in chosen:
+        spec = FIGURES[name]
+        caption = spec.caption(ctx)
+        data = spec.data(ctx)
+        for width in widths or spec.widths:
+            with mpl.rc_context(journal_rc(width)):
+                ax = spec.draw(ctx, width)
+            fig = ax.figure
+            try:
+                stem = out_dir / (name if width == "double" else f"{name}_{width}")
+                exports.append(export_figure(
+                    fig, stem, provenance, title=spec.title, source_line=_drawn_source_line(fig),
+                    caption=caption, data=data, formats=formats, dpis=dpis,
+                ))
+            finally:
+                plt.close(fig)
+        for file_name, table in (spec.tables(ctx) if spec.tables else {}).items():
+            table.to_csv(out_dir / file_name, index=False)
+    return exports
+
+
+def _drawn_source_line(fig) -> str:
+    from matplotlib.text import Text
+
+    found = [t.get_text() for t in fig.findobj(Text) if t.get_gid() == "source-line"]
+    return " ".join(found[0].split()) if found else ""
+
+
+# ---------------------------------------------------------------------------
+# The built-in figures, in the order a paper would show them.
+
+
+def _figure1(ctx: SuiteContext, width: str) -> Axes:
+    from trialmap import countries
+    from trialmap.figures.worldmap import figure1
+
+    return figure1(
+        ctx.result.country_counts, ctx.world, regions=_europe(ctx, countries.region_members("Europe")),
+        source_line=ctx.source_line(boundaries=True), width=width,
+    )
+
+
+def _europe(ctx: SuiteContext, members: Iterable[str]) -> dict[str, tuple[int, Iterable[str]]]:
+    n = int(ctx.result.region_counts.set_index("region")["n_trials"].get("Europe", 0))
+    return {"Europe": (n, members)}
+
+
+def _figure1_caption(ctx: SuiteContext) -> str:
+    from trialmap.figures.worldmap import caption
+
+    rc = ctx.result.region_counts.set_index("region")["n_trials"]
+    return caption(
+        ctx.result.country_counts, n_trials=len(ctx.result.included), data_date=ctx.result.data_date,
+        regions={"Europe": int(rc.get("Europe", 0))},
+        counting_rule=str(ctx.provenance.get("counting_rule", "unknown")),
+    )
+
+
+def _regions(ctx: SuiteContext, width: str) -> Axes:
+    from trialmap.figures.regions import regions_bar
+
+    return regions_bar(ctx.result.region_counts, source_line=ctx.source_line(), width=width)
+
+
+def _regions_caption(ctx: SuiteContext) -> str:
+    rc = ctx.result.region_counts
+    none = rc.loc[rc["n_trials"] == 0, "region"].tolist()
+    text = (
+        f"Trials with at least one site in each region ({len(ctx.result.included)} trials; "
+        f"ClinicalTrials.gov, registry data date {ctx.result.data_date}). Regions are UN M49 continents; "
+        "the hatched inner bar is the EU27 part of Europe. A multinational trial counts once in each "
+        "region where it has a site, so the regions add up to more than the number of trials."
+    )
+    return text + (f" No trial had a site in {', '.join(none)}." if none else "")
+
+
+def _timeline(ctx: SuiteContext, width: str) -> Axes:
+    from trialmap.figures.timeline import timeline
+
+    return timeline(ctx.yearly, date="start_date", data_date=ctx.result.data_date,
+                    source_line=ctx.source_line(), width=width)
+
+
+def _timeline_caption(ctx: SuiteContext) -> str:
+    from trialmap.figures.timeline import ALL
+
+    y = ctx.yearly
+    n_dated = int(y.loc[y["iso3"] == ALL, "n_trials"].sum())
+    leaders = y.loc[y["iso3"] != ALL, "country"].drop_duplicates().tolist()
+    missing = len(ctx.result.included) - n_dated
+    year = str(ctx.result.data_date)[:4]
+    return (
+        f"Trials per year of study start: bars, all {n_dated} trials with a start date"
+        + (f" ({missing} without one {'is' if missing == 1 else 'are'} not shown)" if missing else "")
+        + f"; lines, the {len(leaders)} countries with most trials ({', '.join(leaders)}), a multinational "
+        f"trial counting in each of its countries. {year} and later (hatched) are partial: the registry "
+        f"data date is {ctx.result.data_date} and later start dates are anticipated."
+    )
+
+
+def _change(ctx: SuiteContext, width: str) -> Axes:
+    from trialmap.figures.change import change_map
+
+    before, after = ctx.change_dates
+    return change_map(ctx.change[0], ctx.world, before_label=before, after_label=after,
+                      source_line=ctx.source_line(boundaries=True), width=width)
+
+
+def _change_caption(ctx: SuiteContext) -> str:
+    countries, trials = ctx.change
+    before, after = ctx.change_dates
+    gained = countries[countries["change"] > 0]
+    top = ", ".join(f"{r.country} +{r.change}" for r in gained.head(3).itertuples())
+    added = int((trials["change"] == "added").sum())
+    return (
+        f"Trials gained per country between {before} and {after}: {added} trials first posted in that "
+        f"period, in {len(gained)} countries (largest gains: {top or 'none'}). Trials are counted as of "
+        "each date by their first-posted date, with the sites the snapshot records; the trials are listed "
+        "in change_trials.csv."
+    )
+
+
+register(FigureSpec(
+    "figure1", "MSC trials in inflammatory and autoimmune disease by country",
+    draw=_figure1, data=lambda ctx: ctx.result.country_counts, caption=_figure1_caption,
+))
+register(FigureSpec(
+    "regions", "Trials per region", draw=_regions, data=lambda ctx: ctx.result.region_counts,
+    caption=_regions_caption,
+))
+register(FigureSpec(
+    "timeline", "Trials per year of study start, by leading country", draw=_timeline,
+    data=lambda ctx: ctx.yearly, caption=_timeline_caption,
+))
+register(FigureSpec(
+    "change", "Trials gained per country", draw=_change,
+    data=lambda ctx: ctx.change[0][ctx.change[0]["change"] != 0], caption=_change_caption,
+    tables=lambda ctx: {"change_trials.csv": ctx.change[1]},
+))
+
+__all__ = ["FIGURES", "FigureSpec", "SuiteContext", "register", "source_line", "write_figures"]

@@ -281,7 +281,7 @@ def report(results: list[dict[str, Any]], main: dict[str, float] | None) -> str:
         gen = f", generated in {r['generate_seconds']:.1f} s" if r["generate_seconds"] else ""
         lines.append(
             f"\n{r['size']}: {r['studies']:,} studies, {r['sites']:,} sites, {r['snapshot_mb']:.0f} MB on disk, "
-            f"{r['included']:,} included{gen}; top {', '.join(f'{t['iso3']} {t['n_trials']}' for t in r['top'])}"
+            f"{r['included']:,} included{gen}; top " + ", ".join(f"{t['iso3']} {t['n_trials']}" for t in r["top"])
         )
         lines.append(f"  {'stage':18} {'seconds':>8} {'rows/s':>8} {'rows':>10} {'unit':9} {'peak RSS MiB':>12}")
         for s in r["stages"]:

@@ -34,7 +34,7 @@ from trialmap.errors import ApiUnavailableError, DefinitionError, FetchError, Ou
 from trialmap.query import DEFAULT_API_URL
 from trialmap.snapshot import Snapshot, open_snapshot
 from trialmap.sources import read_snapshot
-from trialmap.tables import Tables
+from trialmap.tables import Tables, isin
 
 log = logging.getLogger("trialmap.refresh")
 
@@ -139,7 +139,7 @@ def process(
         inclusion_log["step"].isin(["included", "with_site", "with_mapped_country"]), "nct_id"
     ]
     no_location = aggregate.no_location_row(sites, in_scope, rule, removed) if rule.no_location else None
-    included_sites = sites[sites["nct_id"].isin(set(ids))]
+    included_sites = sites[isin(sites["nct_id"], ids)]
     return Result(
         snapshot, definition, tables, inclusion_log, flow, categories, counts, region_counts,
         unknown, geocode.geo_audit(included_sites),
@@ -188,7 +188,7 @@ def draw_sitemap(result: Result, region: str | None = None, width: str = "double
     """The site map for a run: included trials' sites as dots over the choropleth."""
     from trialmap.figures import site_points, sitemap
 
-    sites = result.tables.sites[result.tables.sites["nct_id"].isin(set(result.included))]
+    sites = result.tables.sites[isin(result.tables.sites["nct_id"], result.included)]
     n_country = int((sites["geo_precision"] == "country").sum())
     zoom = f", {region}" if region else ""
     return sitemap(
@@ -252,7 +252,7 @@ def _register_figures() -> None:
         spec(
             name, f"Trial sites{': ' + region if region else ''}",
             lambda r, w, region=region: draw_sitemap(r, region, w),
-            lambda r: r.tables.sites[r.tables.sites["nct_id"].isin(set(r.included))][
+            lambda r: r.tables.sites[isin(r.tables.sites["nct_id"], r.included)][
                 ["nct_id", "city", "state", "country", "lat", "lon", "geo_source", "geo_precision"]],
             lambda r, region=region: (
                 f"Sites of the {len(r.included)} included trials{' in ' + region if region else ''}; "
@@ -306,11 +306,11 @@ def write_outputs(
         )
         raise OutputError(msg) from exc
     try:
-        ids = set(result.included)
+        ids = result.included
         t = result.tables
         tables = {
-            "studies": t.studies[t.studies["nct_id"].isin(ids)],
-            "sites": t.sites[t.sites["nct_id"].isin(ids)],
+            "studies": t.studies[isin(t.studies["nct_id"], ids)],
+            "sites": t.sites[isin(t.sites["nct_id"], ids)],
             "country_counts": (
                 result.country_counts if result.no_location is None
                 else pd.concat([result.country_counts, result.no_location], ignore_index=True)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from trialmap.errors import DefinitionError
-from trialmap.tables import Tables
+from trialmap.tables import Tables, isin
 
 _MESH_RE = re.compile(r"^D\d{6}(?:\d{3})?$")
 GROUPS = ("autoimmune", "inflammatory")
@@ -383,9 +383,10 @@ def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
 
     st = tables.studies.set_index("nct_id")
     all_iv = tables.interventions
-    only_sampling = set(all_iv["nct_id"]) - set(iv["nct_id"])
+    only_sampling = pd.unique(all_iv.loc[~isin(all_iv["nct_id"], iv["nct_id"]), "nct_id"])
     # The title only decides for studies without an MSC intervention.
-    undecided = pd.Series(~st.index.isin(only_sampling) & ~st.index.isin(first_msc.index), index=st.index)
+    sampled = isin(st.index, only_sampling)
+    undecided = pd.Series(~sampled & ~isin(st.index, first_msc.index), index=st.index)
     title = pd.Series("", index=st.index, dtype="string")
     if undecided.any():
         m = undecided.to_numpy()
@@ -396,7 +397,6 @@ def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
     out = pd.DataFrame(index=st.index)
     out["is_msc"] = False
     out["msc_reason"] = "no MSC intervention or title"
-    sampled = st.index.isin(only_sampling)
     out.loc[sampled, "msc_reason"] = "interventions are sample collection only, not a treatment"
     by_title = title_cell & (~title_derived | allow_derived)
     derived_title = title_cell & ~by_title
@@ -445,10 +445,10 @@ def classify(tables: Tables, definition: Definition, match: str = "default") -> 
     if match not in MATCH_MODES:
         msg = f"unknown match mode {match!r}: use one of {', '.join(MATCH_MODES)}"
         raise ValueError(msg)
-    has_mesh = set(cond.loc[cond["source"] == "mesh", "nct_id"])
+    has_mesh = cond.loc[cond["source"] == "mesh", "nct_id"]
     free = cond[cond["source"].isin(["condition", "keyword"])]
     if match == "default":
-        free = free[~free["nct_id"].isin(has_mesh)]
+        free = free[~isin(free["nct_id"], has_mesh)]
     elif match == "mesh":
         free = free.iloc[0:0]
     if match == "keyword":
@@ -461,7 +461,7 @@ def classify(tables: Tables, definition: Definition, match: str = "default") -> 
 
     rows = []
     for cat in definition.active_categories():
-        hit = first_per_study(mesh[mesh["mesh_id"].isin(cat.mesh)])
+        hit = first_per_study(mesh[isin(mesh["mesh_id"], cat.mesh)])
         rows += [(nct, cat.key, cat.group, "mesh", f"{m} {t}")
                  for nct, m, t in zip(hit["nct_id"], hit["mesh_id"], hit["term"], strict=True)]
         pat = _any(cat.keywords)
@@ -543,20 +543,19 @@ def select(
     leave(~ok_type, "study_type", "study type " + studies["study_type"].fillna("missing"))
 
     cats = classify(tables, definition, match)
-    in_scope = studies["nct_id"].isin(cats["nct_id"])
+    in_scope = isin(studies["nct_id"], cats["nct_id"])
     leave(~in_scope, "in_scope", "no inflammatory or autoimmune category matched")
 
     sites = tables.sites
-    with_site = studies["nct_id"].isin(sites["nct_id"])
+    with_site = isin(studies["nct_id"], sites["nct_id"])
     leave(~with_site, "with_site", "record lists no site")
-    mapped = studies["nct_id"].isin(sites.loc[sites["iso3"].notna(), "nct_id"])
+    mapped = isin(studies["nct_id"], sites.loc[sites["iso3"].notna(), "nct_id"])
     leave(~mapped, "with_mapped_country", "no site in a country trialmap could map")
 
     log["included"] = log["step"].isna()
     log["step"] = log["step"].fillna("included")
     log["reason"] = log["reason"].fillna("")
-    included = set(log.loc[log["included"], "nct_id"])
-    return log, cats[cats["nct_id"].isin(included)].reset_index(drop=True)
+    return log, cats[isin(cats["nct_id"], log.loc[log["included"], "nct_id"])].reset_index(drop=True)
 
 
 def flow_counts(log: pd.DataFrame, as_of: bool = False) -> pd.DataFrame:

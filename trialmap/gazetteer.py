@@ -242,7 +242,8 @@ class Gazetteer:
     def _admin1_lookup(self) -> dict[tuple[str, str], frozenset[str]]:
         lookup: dict[tuple[str, str], set[str]] = {}
         a1 = self.admin1
-        for iso2, key, code in zip(a1["iso2"].tolist(), a1["key"].tolist(), a1["admin1"].tolist(), strict=True):
+        columns = (a1["iso2"].tolist(), a1["key"].tolist(), a1["admin1"].tolist())
+        for iso2, key, code in zip(*columns, strict=True):
             lookup.setdefault((iso2, key), set()).add(code)
         for a in _aliases().itertuples():
             if a.kind == "state":

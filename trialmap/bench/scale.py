@@ -144,7 +144,9 @@ def classic_to_v2(study: dict[str, Any]) -> dict[str, Any]:
     misc = d.get("MiscInfoModule", {})
     cond = p.get("ConditionsModule", {})
     browse = d.get("ConditionBrowseModule", {})
-    phases = [x for ph in _items(design, "PhaseList", "Phase") for x in (phase_enum(ph) or "").split("|") if x]
+    # "Phase 1/Phase 2" -> ["PHASE1", "PHASE2"], as v2 lists them
+    phases = [x for ph in _items(design, "PhaseList", "Phase")
+              for x in (phase_enum(ph) or "").split("|") if x]
     count = enroll.get("EnrollmentCount")
     v2 = {
         "protocolSection": {
@@ -161,7 +163,8 @@ def classic_to_v2(study: dict[str, Any]) -> dict[str, Any]:
                     status.get("LastUpdatePostDateStruct"), "LastUpdatePostDate"),
             },
             "sponsorCollaboratorsModule": {
-                "leadSponsor": {"name": sponsor.get("LeadSponsorName"), "class": sponsor.get("LeadSponsorClass")},
+                "leadSponsor": {"name": sponsor.get("LeadSponsorName"),
+                                "class": sponsor.get("LeadSponsorClass")},
             },
             "conditionsModule": {
                 "conditions": _items(cond, "ConditionList", "Condition"),
@@ -297,8 +300,7 @@ def _order(n: int, pool_size: int, seed: int) -> Iterator[int]:
     while done < n:
         perm = list(range(pool_size))
         rng.shuffle(perm)
-        for i in perm[: n - done]:
-            yield i
+        yield from perm[: n - done]
         done += min(pool_size, n - done)
 
 
@@ -391,7 +393,8 @@ def generate(n: int, out_dir: str | Path | None = None, *, seed: int = 0, page_s
         "source": {"registry": "ClinicalTrials.gov", "obtained": "synthetic (trialmap.bench.scale)"},
         "registry_data_date": versions[-1],
         "registry_data_date_note": "newest registry version date among the seed records; "
-                                   f"the copies carry their seeds' own dates ({versions[0]} .. {versions[-1]})",
+                                   f"the copies carry their seeds' own dates "
+                                   f"({versions[0]} .. {versions[-1]})",
         "pages": pages,
         "page_count": n_pages,
         "record_count": n,
@@ -422,8 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         snap = generate(n, args.out, seed=args.seed, page_size=args.page_size)
         size = sum(e["bytes"] for e in snap.manifest["files"])
         how = snap.manifest["synthetic_how"]
-        print(f"{snap.path}: {n:,} studies, {how['sites']:,} sites ({how['mean_sites_per_study']} per study), "  # noqa: T201
-              f"{snap.manifest['page_count']} pages, {size / 1e6:,.0f} MB, {time.perf_counter() - t0:.1f} s")
+        print(f"{snap.path}: {n:,} studies, {how['sites']:,} sites "  # noqa: T201
+              f"({how['mean_sites_per_study']} per study), {snap.manifest['page_count']} pages, "
+              f"{size / 1e6:,.0f} MB, {time.perf_counter() - t0:.1f} s")
     return 0
 
 

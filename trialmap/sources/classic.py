@@ -80,7 +80,8 @@ def parse_record(study: dict[str, Any], cols: dict[str, dict[str, list[Any]]], r
         ("lead_sponsor", sponsor.get("LeadSponsorName")),
         ("lead_sponsor_class", sponsor.get("LeadSponsorClass")),
         ("registry_data_date", d.get("MiscInfoModule", {}).get("VersionHolder")),
-        ("removed_countries", join(_wrapped(d.get("MiscInfoModule", {}), "RemovedCountryList", "RemovedCountry"))),
+        ("removed_countries",
+         join(_wrapped(d.get("MiscInfoModule", {}), "RemovedCountryList", "RemovedCountry"))),
         ("_rec", rec),
     ):
         st[name].append(value)

@@ -52,7 +52,10 @@ def test_main_command_writes_tables_figures_and_provenance(run):
     assert prov["snapshot"]["id"] == BUNDLED_ID and prov["fetched"] is False
     assert prov["snapshot"]["files"][0]["sha256"].startswith("024e6c0e")
     assert prov["definition"]["version"] == "2" and "distinct trials" in prov["counting_rule"]
-    assert "figures/figure1.pdf" in prov["outputs"]
+    # The default writes Figure 1 only (PDF + 300 dpi PNG + sidecar); --figures all writes the suite.
+    assert {k for k in prov["outputs"] if k.startswith("figures/")} == {
+        "figures/figure1.pdf", "figures/figure1.png", "figures/figure1.json"
+    }
     flow = pd.read_csv(out / "flow.csv").set_index("step")["n_remaining"]
     assert prov["flow"]["with_mapped_country"] == flow["with_mapped_country"] == len(
         pd.read_csv(out / "studies.csv")
@@ -61,13 +64,15 @@ def test_main_command_writes_tables_figures_and_provenance(run):
     assert not list(out.parent.glob(".tmp-*"))
 
 
-def test_main_command_writes_the_figure_suite_and_methods(run):
-    proc, out = run
-    assert proc.returncode == 0, proc.stderr
+def test_figures_all_writes_the_figure_suite_and_methods(data_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(data_dir / "raw", data / "raw")
+    assert main(["--data-dir", str(data), "--figures", "all", "-q"]) == 0
+    out = data / "processed" / BUNDLED_ID
     prov = json.loads((out / "provenance.json").read_text())
-    # Default: PDF + 300 dpi PNG + sidecar for every figure; Figure 1 also at 89 mm.
+    # PDF + 300 dpi PNG + sidecar for every figure of the suite, at 183 mm.
     # (--journal adds SVG, TIFF and 600 dpi at both widths: see test_figures_suite.)
-    names = ("figure1", "figure1_single", "sitemap", "sitemap-europe", "sitemap-east-asia", "flow",
+    names = ("figure1", "sitemap", "sitemap-europe", "sitemap-east-asia", "flow",
              "regions", "timeline", "change")
     for stem in names:
         for suffix in (".pdf", ".png", ".json"):
@@ -77,6 +82,12 @@ def test_main_command_writes_the_figure_suite_and_methods(run):
     assert "figures/change_trials.csv" in prov["outputs"]
     methods = (out / "methods.md").read_text()
     assert "registry data date 2022-01-21" in methods and "comprises 277 trials" in methods
+
+
+def test_unknown_figure_name_is_one_line_before_any_work(data_dir, capsys):
+    assert main(["--data-dir", str(data_dir), "--figures", "figure1,figure2", "-q"]) == 1
+    err = _one_line_error(capsys)
+    assert "unknown figure 'figure2'" in err and "sitemap" in err
 
 
 def test_bad_option_exits_2_with_usage(capsys):

@@ -158,7 +158,7 @@ def test_refresh_with_a_rule_as_of_and_switches_says_so_everywhere(tmp_path, cap
 
     shutil.copytree(RAW / BUNDLED_ID, tmp_path / "raw" / BUNDLED_ID)
     argv = ["--data-dir", str(tmp_path), "--counting-rule", "fractional", "--as-of", "2018-06-30",
-            "--switch", "osteoarthritis=on", "--drop-withdrawn-sites"]
+            "--switch", "osteoarthritis=on", "--drop-withdrawn-sites", "--figures", "figure1,flow"]
     assert main(argv) == 0
     out = tmp_path / "processed" / f"{BUNDLED_ID}_as-of-2018-06-30_fractional"
     prov = json.loads((out / "provenance.json").read_text())

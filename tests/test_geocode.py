@@ -217,7 +217,8 @@ def test_refresh_honours_overrides_and_records_them(tmp_path, definition):
     assert (placed["geo_precision"] == "city").all()
     assert result.geocoding["overrides"]["sites_placed"] == len(placed)
     assert not result.geo_unmatched["city"].isin(["Tel Hashomer", "Haine St Paul"]).any()
-    out = write_outputs(result, tmp_path / "processed", ["--overrides", str(ov)])
+    out = write_outputs(result, tmp_path / "processed", ["--overrides", str(ov)],
+                        figures=["sitemap", "sitemap-europe", "sitemap-east-asia"])
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["geocoding"]["overrides"]["sha256"] == result.geocoding["overrides"]["sha256"]
     assert "GeoNames" in prov["geocoding"]["gazetteer"]["credit"]

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from trialmap.tables import isin
+
 COUNTRY_COUNT_COLUMNS = ["iso3", "country", "n_trials", "n_sites", "trial_share"]
 REGION_COUNT_COLUMNS = ["region", "scheme", "n_trials", "n_sites", "trial_share", "n_countries"]
 NO_LOCATION = "(no location)"
@@ -132,13 +134,13 @@ def counted_sites(
         for the given trials, with ``iso3`` present.
     """
     rule = rule or CountingRule()
-    ids = set(nct_ids)
-    s = sites[sites["nct_id"].isin(ids) & sites["iso3"].notna()]
+    ids = nct_ids if isinstance(nct_ids, pd.Series | pd.Index) else pd.Index(list(nct_ids), dtype="string")
+    s = sites[isin(sites["nct_id"], ids) & sites["iso3"].notna().to_numpy()]
     if not rule.withdrawn_sites:
         s = s[s["site_status"].fillna("") != "WITHDRAWN"]
     out = s[["nct_id", "iso3"]].assign(is_site=True)
     if rule.removed_countries and removed is not None and not removed.empty:
-        r = removed[removed["nct_id"].isin(ids) & removed["iso3"].notna()]
+        r = removed[isin(removed["nct_id"], ids) & removed["iso3"].notna().to_numpy()]
         out = pd.concat([out, r[["nct_id", "iso3"]].assign(is_site=False)], ignore_index=True)
     return out.astype({"nct_id": "string", "iso3": "string", "is_site": bool}).reset_index(drop=True)
 
@@ -221,8 +223,8 @@ def no_location_row(
         number of such trials, ``n_sites`` 0.
     """
     ids = pd.Index(pd.unique(pd.Series(list(nct_ids), dtype="string")))
-    counted = set(counted_sites(sites, ids, rule, removed)["nct_id"])
-    n = int((~ids.isin(counted)).sum())
+    counted = counted_sites(sites, ids, rule, removed)["nct_id"]
+    n = int((~isin(ids, counted)).sum())
     return pd.DataFrame(
         {"iso3": [pd.NA], "country": [NO_LOCATION], "n_trials": [n], "n_sites": [0],
          "trial_share": [float(n)]}

@@ -34,11 +34,10 @@ from urllib3.util.retry import Retry
 
 import trialmap
 from trialmap.errors import ApiResponseError, ApiUnavailableError, TooManyStudiesError
-from trialmap.query import Query
+from trialmap.query import DEFAULT_API_URL, Query
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://clinicaltrials.gov/api/v2"
 USER_AGENT = (
     f"trialmap/{trialmap.__version__} (research toolkit mapping where clinical trials run; "
     f"python-requests/{requests.__version__})"

@@ -219,20 +219,6 @@ class Gazetteer:
     iso2: dict[str, str] = field(repr=False)
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @functools.cached_property
-    def _city_aliases(self) -> dict[str, str]:
-        return {f"{a.iso2}:{fold(a.alias)}": fold(a.name)
-                for a in _aliases().itertuples() if a.kind == "city"}
-
-    @functools.cached_property
-    def _admin1_lookup(self) -> dict[tuple[str, str], frozenset[str]]:
-        lookup: dict[tuple[str, str], set[str]] = {}
-        for iso2, key, code in self.admin1[["iso2", "key", "admin1"]].itertuples(index=False):
-            lookup.setdefault((iso2, key), set()).add(code)
-        for a in _aliases().itertuples():
-            if a.kind == "state":
-                lookup[(a.iso2, fold(a.alias))] = {a.name.split(".", 1)[1]}
-        return {k: frozenset(v) for k, v in lookup.items()}
 
     @property
     def names(self) -> pd.DataFrame:
@@ -255,7 +241,9 @@ class Gazetteer:
     @functools.cached_property
     def _admin1_lookup(self) -> dict[tuple[str, str], frozenset[str]]:
         lookup: dict[tuple[str, str], set[str]] = {}
-        for iso2, key, code in self.admin1[["iso2", "key", "admin1"]].itertuples(index=False):
+        a1 = self.admin1
+        columns = (a1["iso2"].tolist(), a1["key"].tolist(), a1["admin1"].tolist())
+        for iso2, key, code in zip(*columns, strict=True):
             lookup.setdefault((iso2, key), set()).add(code)
         for a in _aliases().itertuples():
             if a.kind == "state":

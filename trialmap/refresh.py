@@ -31,10 +31,10 @@ import pandas as pd
 import trialmap
 from trialmap import aggregate, boundaries, countries, gazetteer, geocode, studyset
 from trialmap.errors import ApiUnavailableError, DefinitionError, FetchError, OutputError, TrialmapError
-from trialmap.fetch import DEFAULT_API_URL
+from trialmap.query import DEFAULT_API_URL
 from trialmap.snapshot import Snapshot, open_snapshot
 from trialmap.sources import read_snapshot
-from trialmap.tables import Tables
+from trialmap.tables import Tables, isin
 
 log = logging.getLogger("trialmap.refresh")
 
@@ -104,11 +104,11 @@ def process(
     """
     rule = rule or aggregate.CountingRule()
     tables = read_snapshot(snapshot)
+    gaz, points = gazetteer.load(), boundaries.country_points()
     sites = tables.sites.assign(iso3=countries.to_iso3(tables.sites["country"]))
     unknown = countries.unknown_countries(tables.sites["country"])
-    gaz = gazetteer.load()
     ov = gazetteer.read_overrides(overrides) if overrides is not None else None
-    sites = geocode.place_sites(sites, boundaries.country_points(), gaz, ov)
+    sites = geocode.place_sites(sites, points, gaz, ov)
     tables = tables.replace(sites=sites)
     geocoding: dict[str, Any] = {
         "ladder": "registry geoPoint > overrides > GeoNames gazetteer (city, state, country) > "
@@ -139,7 +139,7 @@ def process(
         inclusion_log["step"].isin(["included", "with_site", "with_mapped_country"]), "nct_id"
     ]
     no_location = aggregate.no_location_row(sites, in_scope, rule, removed) if rule.no_location else None
-    included_sites = sites[sites["nct_id"].isin(set(ids))]
+    included_sites = sites[isin(sites["nct_id"], ids)]
     return Result(
         snapshot, definition, tables, inclusion_log, flow, categories, counts, region_counts,
         unknown, geocode.geo_audit(included_sites),
@@ -188,7 +188,7 @@ def draw_sitemap(result: Result, region: str | None = None, width: str = "double
     """The site map for a run: included trials' sites as dots over the choropleth."""
     from trialmap.figures import site_points, sitemap
 
-    sites = result.tables.sites[result.tables.sites["nct_id"].isin(set(result.included))]
+    sites = result.tables.sites[isin(result.tables.sites["nct_id"], result.included)]
     n_country = int((sites["geo_precision"] == "country").sum())
     zoom = f", {region}" if region else ""
     return sitemap(
@@ -252,7 +252,7 @@ def _register_figures() -> None:
         spec(
             name, f"Trial sites{': ' + region if region else ''}",
             lambda r, w, region=region: draw_sitemap(r, region, w),
-            lambda r: r.tables.sites[r.tables.sites["nct_id"].isin(set(r.included))][
+            lambda r: r.tables.sites[isin(r.tables.sites["nct_id"], r.included)][
                 ["nct_id", "city", "state", "country", "lat", "lon", "geo_source", "geo_precision"]],
             lambda r, region=region: (
                 f"Sites of the {len(r.included)} included trials{' in ' + region if region else ''}; "
@@ -274,12 +274,22 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_outputs(result: Result, out_root: Path, argv: Sequence[str], *, journal: bool = False) -> Path:
+DEFAULT_FIGURES = ("figure1",)
+
+
+def write_outputs(
+    result: Result, out_root: Path, argv: Sequence[str], *, journal: bool = False,
+    figures: Sequence[str] | str | None = None,
+) -> Path:
     """Write tables, figures and provenance to ``out_root/<output_name>/`` atomically.
 
-    Figures are written as PDF and 300 dpi PNG at double-column width (and
-    Figure 1 also at single-column width); ``journal=True`` writes every figure
-    in every journal format (SVG, TIFF, 600 dpi) at both widths.
+    ``figures`` names the figures of the suite to write: a list of names,
+    ``"all"``, or ``None`` for the default, Figure 1 only (``"all"`` when
+    ``journal``). They are written as PDF and 300 dpi PNG at double-column
+    width; ``journal=True`` writes them in every journal format (SVG, TIFF,
+    600 dpi) at both widths (89 and 183 mm). The default
+    keeps the main command quick (each PDF embeds a font subset, about a second
+    per figure drawn and exported); ``--figures all`` writes the whole suite.
     """
     from trialmap import methods
     from trialmap.figures import suite
@@ -296,11 +306,11 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str], *, journa
         )
         raise OutputError(msg) from exc
     try:
-        ids = set(result.included)
+        ids = result.included
         t = result.tables
         tables = {
-            "studies": t.studies[t.studies["nct_id"].isin(ids)],
-            "sites": t.sites[t.sites["nct_id"].isin(ids)],
+            "studies": t.studies[isin(t.studies["nct_id"], ids)],
+            "sites": t.sites[isin(t.sites["nct_id"], ids)],
             "country_counts": (
                 result.country_counts if result.no_location is None
                 else pd.concat([result.country_counts, result.no_location], ignore_index=True)
@@ -322,15 +332,12 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str], *, journa
             tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
 
         provenance = _provenance(result, argv)
+        chosen = figure_names(figures if figures is not None else ("all" if journal else DEFAULT_FIGURES))
         if journal:
-            exports = suite.write_figures(result, tmp / "figures", provenance)
+            exports = suite.write_figures(result, tmp / "figures", provenance, names=chosen)
         else:
             exports = suite.write_figures(
-                result, tmp / "figures", provenance, names=["figure1"], formats=("pdf", "png"), dpis=(300,)
-            )
-            others = [n for n in suite.FIGURES if n != "figure1"]
-            exports += suite.write_figures(
-                result, tmp / "figures", provenance, names=others, widths=("double",),
+                result, tmp / "figures", provenance, names=chosen, widths=("double",),
                 formats=("pdf", "png"), dpis=(300,),
             )
         methods_md = methods.methods_markdown(result.snapshot.manifest, provenance, exports)
@@ -344,6 +351,26 @@ def write_outputs(result: Result, out_root: Path, argv: Sequence[str], *, journa
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def figure_names(figures: Sequence[str] | str) -> list[str]:
+    """``"all"``, ``"figure1,flow"`` or a list of names -> suite figure names, in suite order.
+
+    Raises
+    ------
+    OutputError
+        For a name the figure suite does not have.
+    """
+    from trialmap.figures import suite
+
+    names = [n.strip() for n in (figures.split(",") if isinstance(figures, str) else figures) if n.strip()]
+    if "all" in names:
+        return list(suite.FIGURES)
+    unknown = [n for n in names if n not in suite.FIGURES]
+    if unknown:
+        msg = f"unknown figure {unknown[0]!r}: choose from all, {', '.join(suite.FIGURES)}"
+        raise OutputError(msg)
+    return [n for n in suite.FIGURES if n in names]
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
@@ -513,8 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date_arg, default=None, metavar="YYYY-MM-DD",
                    help="keep only trials first posted on or before this date (sites stay as the "
                         "snapshot records them)")
+    p.add_argument("--figures", default=None, metavar="all|NAME,...",
+                   help="figures to write: 'all' (the suite: Figure 1, site maps, study flow, regions, "
+                        "timeline, change map) or names separated by commas (default: figure1; "
+                        "with --journal: all)")
     p.add_argument("--journal", action="store_true",
-                   help="write every figure in every journal format: PDF, SVG, PNG and TIFF at 300 and "
+                   help="write the figures in every journal format: PDF, SVG, PNG and TIFF at 300 and "
                         "600 dpi, at 89 and 183 mm (default: PDF and 300 dpi PNG)")
     p.add_argument("--overrides", type=Path, default=None,
                    help="CSV of city,state,country,lat,lon placing sites the gazetteer cannot "
@@ -547,6 +578,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     t0 = time.perf_counter()
     try:
+        if args.figures is not None:
+            figure_names(args.figures)  # a typo fails now, not after the work
         definition = studyset.load_definition(args.definition)
         if args.switch:
             definition = studyset.with_switches(definition, _parse_switches(args.switch))
@@ -580,7 +613,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             process(snap, definition, rule=rule, as_of=args.as_of, overrides=args.overrides),
             fetch=fetch_info,
         )
-        out = write_outputs(result, args.data_dir / "processed", argv, journal=args.journal)
+        out = write_outputs(result, args.data_dir / "processed", argv, journal=args.journal,
+                            figures=args.figures)
     except TrialmapError as exc:
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
         return 1

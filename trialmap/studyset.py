@@ -16,10 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
 import pandas as pd
 
 from trialmap.errors import DefinitionError
-from trialmap.tables import Tables
+from trialmap.tables import Tables, isin
 
 _MESH_RE = re.compile(r"^D\d{6}(?:\d{3})?$")
 GROUPS = ("autoimmune", "inflammatory")
@@ -279,10 +280,31 @@ def _any(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
 
 
-def _matches(text: pd.Series, pattern: re.Pattern[str] | None) -> pd.Series:
-    if pattern is None:
-        return pd.Series(False, index=text.index)
-    return text.str.contains(pattern, regex=True).fillna(False).astype(bool)
+def _on_unique(values: pd.Series, fn: Any, missing: Any, dtype: Any = None) -> pd.Series:
+    """``fn`` applied once per distinct value of ``values`` (``missing`` for <NA>), as a Series.
+
+    Registries repeat texts ("Placebo", "Mesenchymal stem cells", a sponsor's standard
+    description): at 500,000 studies most intervention labels are repeats, so each
+    regular expression runs on the distinct texts only.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    done = np.array([fn(u) for u in uniques] + [missing], dtype=dtype if dtype is not None else object)
+    return pd.Series(done[codes], index=values.index)
+
+
+def _matches(text: pd.Series, pattern: re.Pattern[str] | None, where: pd.Series | None = None) -> pd.Series:
+    """Whether ``pattern`` is found in each text (<NA>: no); only rows ``where`` is true
+    are searched, the others are False."""
+    out = pd.Series(False, index=text.index)
+    if pattern is None or text.empty:
+        return out
+    search = pattern.search
+    if where is None:
+        return _on_unique(text, lambda t: search(t) is not None, False, bool)
+    where = where.to_numpy(dtype=bool)
+    if where.any():
+        out[where] = _on_unique(text[where], lambda t: search(t) is not None, False, bool).to_numpy()
+    return out
 
 
 def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
@@ -322,41 +344,59 @@ def msc_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
         joined = cols[0].fillna("")
         for c in cols[1:]:
             joined = joined + " | " + c.fillna("")
-        return joined.str.replace(not_cells, " ", regex=True) if not_cells else joined
+        if not not_cells or joined.empty:
+            return joined
+        sub = not_cells.sub
+        return _on_unique(joined, lambda t: sub(" ", t), pd.NA).astype("string")
 
     iv = tables.interventions
     is_sampling = _matches(iv["name"].fillna(""), sampling)
     iv = iv.loc[~is_sampling]
     label = text(iv["name"], iv["other_names"])
-    desc = text(iv["description"])
     # Each part of a label ("X and Y") is judged on its own.
-    parts = label.str.split(_LABEL_PARTS).explode()
-    parts = parts[parts.notna() & (parts.str.strip() != "")]
-    part_cell = _matches(parts, cells)
-    part_derived = (
-        pd.Series(False, index=parts.index) if allow_derived else _matches(parts, derived)
-    )
-    part_msc = (part_cell & ~part_derived).groupby(level=0).any().reindex(iv.index, fill_value=False)
-    cell_label, cell_desc = _matches(label, cells), _matches(desc, cells)
-    derived_label, derived_desc = _matches(label, derived), _matches(desc, derived)
+    def msc_part(text: str) -> bool:
+        for part in _LABEL_PARTS.split(text):
+            if not part.strip() or cells is None or cells.search(part) is None:
+                continue
+            if allow_derived or derived is None or derived.search(part) is None:
+                return True
+        return False
+
+    part_msc = _on_unique(label, msc_part, False, bool)
+    # Each test runs only where its answer can change the outcome (long descriptions are
+    # the costliest texts): the description only where the label names no MSCs, the
+    # derived-product tests only where the description alone names them.
+    cell_label = _matches(label, cells)
+    desc = pd.Series("", index=iv.index, dtype="string")
+    if (~cell_label).any():
+        desc[~cell_label] = text(iv.loc[~cell_label, "description"]).to_numpy()
+    cell_desc = _matches(desc, cells, ~cell_label)
+    by_desc = ~cell_label & cell_desc
     if allow_derived:
         derived_label = derived_desc = pd.Series(False, index=iv.index)
-    msc_iv = part_msc | (~cell_label & cell_desc & ~derived_label & ~derived_desc)
+    else:
+        derived_label, derived_desc = _matches(label, derived, by_desc), _matches(desc, derived, by_desc)
+    msc_iv = part_msc | (by_desc & ~derived_label & ~derived_desc)
     first_msc = iv.loc[msc_iv].drop_duplicates("nct_id").set_index("nct_id")["name"]
     is_derived = (cell_label | cell_desc) & ~msc_iv
     derived_only = iv.loc[is_derived].drop_duplicates("nct_id").set_index("nct_id")
 
     st = tables.studies.set_index("nct_id")
     all_iv = tables.interventions
-    only_sampling = set(all_iv["nct_id"]) - set(iv["nct_id"])
-    title = text(st["title"], st["official_title"])
-    title_cell = _matches(title, cells) & ~st.index.isin(only_sampling)
-    title_derived = _matches(title, derived)
+    only_sampling = pd.unique(all_iv.loc[~isin(all_iv["nct_id"], iv["nct_id"]), "nct_id"])
+    # The title only decides for studies without an MSC intervention.
+    sampled = isin(st.index, only_sampling)
+    undecided = pd.Series(~sampled & ~isin(st.index, first_msc.index), index=st.index)
+    title = pd.Series("", index=st.index, dtype="string")
+    if undecided.any():
+        m = undecided.to_numpy()
+        title[m] = text(st.loc[m, "title"], st.loc[m, "official_title"]).to_numpy()
+    title_cell = _matches(title, cells, undecided)
+    title_derived = _matches(title, derived, title_cell)
 
     out = pd.DataFrame(index=st.index)
     out["is_msc"] = False
     out["msc_reason"] = "no MSC intervention or title"
-    sampled = st.index.isin(only_sampling)
     out.loc[sampled, "msc_reason"] = "interventions are sample collection only, not a treatment"
     by_title = title_cell & (~title_derived | allow_derived)
     derived_title = title_cell & ~by_title
@@ -401,30 +441,34 @@ def classify(tables: Tables, definition: Definition, match: str = "default") -> 
     """
     cond = tables.conditions
     mesh = cond[cond["source"].isin(["mesh", "mesh_ancestor"])].copy()
-    mesh["mesh_id"] = mesh["mesh_id"].map(normalize_mesh_id, na_action="ignore")
+    mesh["mesh_id"] = _on_unique(mesh["mesh_id"], normalize_mesh_id, None)
     if match not in MATCH_MODES:
         msg = f"unknown match mode {match!r}: use one of {', '.join(MATCH_MODES)}"
         raise ValueError(msg)
-    has_mesh = set(cond.loc[cond["source"] == "mesh", "nct_id"])
+    has_mesh = cond.loc[cond["source"] == "mesh", "nct_id"]
     free = cond[cond["source"].isin(["condition", "keyword"])]
     if match == "default":
-        free = free[~free["nct_id"].isin(has_mesh)]
+        free = free[~isin(free["nct_id"], has_mesh)]
     elif match == "mesh":
         free = free.iloc[0:0]
     if match == "keyword":
         mesh = mesh.iloc[0:0]
 
+    def first_per_study(df: pd.DataFrame) -> pd.DataFrame:
+        """Each study's first row, studies in id order."""
+        df = df[df["nct_id"].notna()].drop_duplicates("nct_id")
+        return df.sort_values("nct_id", kind="stable")
+
     rows = []
     for cat in definition.active_categories():
-        hit = mesh[mesh["mesh_id"].isin(cat.mesh)]
-        for nct, grp in hit.groupby("nct_id", sort=True):
-            m = grp.iloc[0]
-            rows.append((nct, cat.key, cat.group, "mesh", f"{m['mesh_id']} {m['term']}"))
+        hit = first_per_study(mesh[isin(mesh["mesh_id"], cat.mesh)])
+        rows += [(nct, cat.key, cat.group, "mesh", f"{m} {t}")
+                 for nct, m, t in zip(hit["nct_id"], hit["mesh_id"], hit["term"], strict=True)]
         pat = _any(cat.keywords)
         if pat is not None and not free.empty:
-            kw = free[_matches(free["term"], pat)]
-            for nct, grp in kw.groupby("nct_id", sort=True):
-                rows.append((nct, cat.key, cat.group, "keyword", str(grp["term"].iloc[0])))
+            kw = first_per_study(free[_matches(free["term"], pat)])
+            rows += [(nct, cat.key, cat.group, "keyword", str(t))
+                     for nct, t in zip(kw["nct_id"], kw["term"], strict=True)]
     cols = ["nct_id", "category", "group", "matched_by", "match"]
     out = pd.DataFrame(rows, columns=cols).astype("string")
 
@@ -499,20 +543,19 @@ def select(
     leave(~ok_type, "study_type", "study type " + studies["study_type"].fillna("missing"))
 
     cats = classify(tables, definition, match)
-    in_scope = studies["nct_id"].isin(cats["nct_id"])
+    in_scope = isin(studies["nct_id"], cats["nct_id"])
     leave(~in_scope, "in_scope", "no inflammatory or autoimmune category matched")
 
     sites = tables.sites
-    with_site = studies["nct_id"].isin(sites["nct_id"])
+    with_site = isin(studies["nct_id"], sites["nct_id"])
     leave(~with_site, "with_site", "record lists no site")
-    mapped = studies["nct_id"].isin(sites.loc[sites["iso3"].notna(), "nct_id"])
+    mapped = isin(studies["nct_id"], sites.loc[sites["iso3"].notna(), "nct_id"])
     leave(~mapped, "with_mapped_country", "no site in a country trialmap could map")
 
     log["included"] = log["step"].isna()
     log["step"] = log["step"].fillna("included")
     log["reason"] = log["reason"].fillna("")
-    included = set(log.loc[log["included"], "nct_id"])
-    return log, cats[cats["nct_id"].isin(included)].reset_index(drop=True)
+    return log, cats[isin(cats["nct_id"], log.loc[log["included"], "nct_id"])].reset_index(drop=True)
 
 
 def flow_counts(log: pd.DataFrame, as_of: bool = False) -> pd.DataFrame:

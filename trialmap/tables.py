@@ -6,8 +6,10 @@ takes and returns these frames. Columns are documented once, in the README.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
+import numpy as np
 import pandas as pd
 
 # name -> pandas dtype; order is the column order on disk.
@@ -82,6 +84,31 @@ def conform(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
         raise ValueError(msg)
     out = df.reindex(columns=list(schema))
     return out.astype(schema)
+
+
+def isin(values: pd.Series | pd.Index, candidates: Iterable) -> np.ndarray:
+    """Which of ``values`` are among ``candidates``: ``values.isin(candidates)`` as a bool array.
+
+    For the Arrow-backed string columns of the canonical tables, pandas' ``isin``
+    turns every candidate into an Arrow scalar one at a time (seconds for the half
+    a million ids of a registry-wide run); here the candidates go to
+    ``pyarrow.compute.is_in`` as one array. <NA> is among the candidates only if
+    they hold a missing value, as with pandas.
+    """
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return np.asarray(values.isin(candidates), dtype=bool)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values.array)
+    if isinstance(candidates, pd.Series | pd.Index) and candidates.dtype == dtype:
+        cand = pa.array(candidates.array)
+    else:
+        items = candidates if isinstance(candidates, list | tuple | np.ndarray) else list(candidates)
+        cand = pa.array([None if v is None or v is pd.NA else v for v in items], type=arr.type)
+    hit = pc.is_in(arr, value_set=pc.unique(cand.cast(arr.type)))
+    return hit.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 @dataclass(frozen=True)

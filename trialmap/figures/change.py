@@ -31,6 +31,7 @@ from trialmap.figures.worldmap import (
     count_colors,
     figure1_height_mm,
     map_legend,
+    plot_geo,
 )
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ def change_map(
     by_iso = changes.set_index("iso3")["change"]
     geo = world.to_crs(crs)
     geo = geo.assign(change=geo["iso3"].map(by_iso).fillna(0).astype(int))
-    geo.plot(ax=ax, color=change_colors(geo["change"]), edgecolor=EDGE_COLOR, linewidth=0.15)
+    plot_geo(geo, ax, color=change_colors(geo["change"]), edgecolor=EDGE_COLOR, linewidth=0.15)
     ax.collections[-1].set_gid("countries")
     # Tiny countries are invisible at world scale: markers, as on Figure 1.
     tiny = geo[geo["tiny"] & (geo["change"] != 0)].drop_duplicates("iso3")
@@ -216,7 +217,7 @@ def change_map(
                    edgecolors="#333333", linewidths=0.5, zorder=4, gid="tiny-countries")
     lost = geo[geo["change"] < 0]
     if not lost.empty:
-        lost.plot(ax=ax, facecolor="none", edgecolor="#555555", hatch=LOSS_HATCH, linewidth=0)
+        plot_geo(lost, ax, facecolor="none", edgecolor="#555555", hatch=LOSS_HATCH, linewidth=0)
         ax.collections[-1].set_gid("losses")
 
     halo = [pe.withStroke(linewidth=1.2 if small else 1.6, foreground="white")]

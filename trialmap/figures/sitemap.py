@@ -16,6 +16,7 @@ from trialmap.figures.worldmap import (
     bin_colors,
     bin_labels,
     count_colors,
+    plot_geo,
 )
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ def sitemap(
         colors = count_colors(n)
     else:
         colors = ["#e6e6e6"] * len(geo)
-    geo.plot(ax=ax, color=colors, edgecolor=EDGE_COLOR, linewidth=0.2, alpha=0.8)
+    plot_geo(geo, ax, color=colors, edgecolor=EDGE_COLOR, linewidth=0.2, alpha=0.8)
     ax.collections[-1].set_gid("countries")
 
     pts = points.sort_values("n_trials", ascending=False)  # big first, small on top

@@ -45,6 +45,21 @@ BOUNDARY_DISCLAIMER = (
 )
 
 
+def plot_geo(geo: gpd.GeoDataFrame, ax: Axes, **kwargs) -> None:
+    """``geo.plot(ax=ax, **kwargs)`` without the full canvas draw geopandas ends with.
+
+    geopandas calls ``canvas.draw_idle()`` after adding the polygons, which with a
+    non-interactive backend renders the whole figure there and then (about 0.2 s
+    for a world map); every figure is rendered when it is saved or shown anyway.
+    """
+    canvas = ax.figure.canvas
+    canvas.draw_idle = lambda *args, **kw: None  # instance attribute: shadows the method
+    try:
+        geo.plot(ax=ax, **kwargs)
+    finally:
+        del canvas.draw_idle
+
+
 def lightness(color) -> float:
     """CIE L* (0 black .. 100 white) of a matplotlib colour: what a greyscale print keeps."""
     from matplotlib.colors import to_rgb
@@ -208,7 +223,7 @@ def figure1(
     geo = geo.assign(n_trials=geo["iso3"].map(n_by_iso).fillna(0))
     # Fractional shares below one still mark a country that hosts trials.
     shade = geo["n_trials"].where(~geo["n_trials"].between(0, 1, inclusive="neither"), 1)
-    geo.plot(ax=ax, color=count_colors(shade), edgecolor=EDGE_COLOR, linewidth=0.15)
+    plot_geo(geo, ax, color=count_colors(shade), edgecolor=EDGE_COLOR, linewidth=0.15)
     ax.collections[-1].set_gid("countries")
 
     # Tiny countries are invisible at world scale: draw them as markers.

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trialmap.errors import SourceFormatError
-from trialmap.sources.common import join, new_rows, phase_enum, status_enum, to_enum, to_tables
+from trialmap.sources.common import Columns, arrow_to_tables, join, number, phase_enum, status_enum, to_enum
 from trialmap.tables import Tables
 
 FORMAT = "ctgov-classic-full-studies-tar"
@@ -48,8 +48,9 @@ def _wrapped(module: dict[str, Any], list_key: str, item_key: str) -> list[Any]:
     return module.get(list_key, {}).get(item_key, []) or []
 
 
-def parse_record(study: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> None:
-    """Append one Study's rows to the four row lists (raw strings, cleaned later)."""
+def parse_record(study: dict[str, Any], cols: dict[str, dict[str, list[Any]]], rec: int = 0) -> str:
+    """Append one Study's values to the column lists of a :class:`~trialmap.sources.common.Columns`
+    (raw strings, cleaned later); return its NCT id."""
     try:
         p = study["ProtocolSection"]
         nct = p["IdentificationModule"]["NCTId"]
@@ -63,78 +64,66 @@ def parse_record(study: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -
     sponsor = p.get("SponsorCollaboratorsModule", {}).get("LeadSponsor", {})
     enroll = design.get("EnrollmentInfo", {})
     phases = [phase_enum(x) for x in _wrapped(design, "PhaseList", "Phase")]
-    rows["studies"].append(
-        {
-            "nct_id": nct,
-            "title": ident.get("BriefTitle"),
-            "official_title": ident.get("OfficialTitle"),
-            "overall_status": status_enum(status.get("OverallStatus")),
-            "phases": join(phases),
-            "study_type": to_enum(design.get("StudyType")),
-            "enrollment": enroll.get("EnrollmentCount"),
-            "enrollment_type": to_enum(enroll.get("EnrollmentType"), ENROLLMENT_TYPE),
-            "start_date": status.get("StartDateStruct", {}).get("StartDate"),
-            "first_posted": status.get("StudyFirstPostDateStruct", {}).get("StudyFirstPostDate"),
-            "last_update": status.get("LastUpdatePostDateStruct", {}).get("LastUpdatePostDate"),
-            "lead_sponsor": sponsor.get("LeadSponsorName"),
-            "lead_sponsor_class": sponsor.get("LeadSponsorClass"),
-            "registry_data_date": d.get("MiscInfoModule", {}).get("VersionHolder"),
-            "removed_countries": join(
-                _wrapped(d.get("MiscInfoModule", {}), "RemovedCountryList", "RemovedCountry")
-            ),
-        }
-    )
-    locations = _wrapped(p.get("ContactsLocationsModule", {}), "LocationList", "Location")
-    for i, loc in enumerate(locations):
-        rows["sites"].append(
-            {
-                "nct_id": nct,
-                "site_no": i,
-                "facility": loc.get("LocationFacility"),
-                "site_status": status_enum(loc.get("LocationStatus")),
-                "city": loc.get("LocationCity"),
-                "state": loc.get("LocationState"),
-                "zip": loc.get("LocationZip"),
-                "country": loc.get("LocationCountry"),
-            }
-        )
+    st = cols["studies"]
+    for name, value in (
+        ("nct_id", nct),
+        ("title", ident.get("BriefTitle")),
+        ("official_title", ident.get("OfficialTitle")),
+        ("overall_status", status_enum(status.get("OverallStatus"))),
+        ("phases", join(phases)),
+        ("study_type", to_enum(design.get("StudyType"))),
+        ("enrollment", number(enroll.get("EnrollmentCount"))),
+        ("enrollment_type", to_enum(enroll.get("EnrollmentType"), ENROLLMENT_TYPE)),
+        ("start_date", status.get("StartDateStruct", {}).get("StartDate")),
+        ("first_posted", status.get("StudyFirstPostDateStruct", {}).get("StudyFirstPostDate")),
+        ("last_update", status.get("LastUpdatePostDateStruct", {}).get("LastUpdatePostDate")),
+        ("lead_sponsor", sponsor.get("LeadSponsorName")),
+        ("lead_sponsor_class", sponsor.get("LeadSponsorClass")),
+        ("registry_data_date", d.get("MiscInfoModule", {}).get("VersionHolder")),
+        ("removed_countries",
+         join(_wrapped(d.get("MiscInfoModule", {}), "RemovedCountryList", "RemovedCountry"))),
+        ("_rec", rec),
+    ):
+        st[name].append(value)
+    s = cols["sites"]
+    for i, loc in enumerate(_wrapped(p.get("ContactsLocationsModule", {}), "LocationList", "Location")):
+        for name, value in (
+            ("nct_id", nct), ("site_no", i), ("facility", loc.get("LocationFacility")),
+            ("site_status", status_enum(loc.get("LocationStatus"))), ("city", loc.get("LocationCity")),
+            ("state", loc.get("LocationState")), ("zip", loc.get("LocationZip")),
+            ("country", loc.get("LocationCountry")), ("lat", None), ("lon", None), ("geo_source", None),
+            ("geo_precision", None), ("_rec", rec),
+        ):
+            s[name].append(value)
+    c = cols["conditions"]
+
+    def condition(source: str, term: Any, mesh_id: Any = None) -> None:
+        c["nct_id"].append(nct)
+        c["source"].append(source)
+        c["term"].append(term)
+        c["mesh_id"].append(mesh_id)
+        c["_rec"].append(rec)
+
     cond = p.get("ConditionsModule", {})
     for term in _wrapped(cond, "ConditionList", "Condition"):
-        rows["conditions"].append({"nct_id": nct, "source": "condition", "term": term})
+        condition("condition", term)
     for term in _wrapped(cond, "KeywordList", "Keyword"):
-        rows["conditions"].append({"nct_id": nct, "source": "keyword", "term": term})
+        condition("keyword", term)
     browse = d.get("ConditionBrowseModule", {})
     for m in _wrapped(browse, "ConditionMeshList", "ConditionMesh"):
-        rows["conditions"].append(
-            {
-                "nct_id": nct,
-                "source": "mesh",
-                "term": m.get("ConditionMeshTerm"),
-                "mesh_id": m.get("ConditionMeshId"),
-            }
-        )
+        condition("mesh", m.get("ConditionMeshTerm"), m.get("ConditionMeshId"))
     for m in _wrapped(browse, "ConditionAncestorList", "ConditionAncestor"):
-        rows["conditions"].append(
-            {
-                "nct_id": nct,
-                "source": "mesh_ancestor",
-                "term": m.get("ConditionAncestorTerm"),
-                "mesh_id": m.get("ConditionAncestorId"),
-            }
-        )
-    arms = p.get("ArmsInterventionsModule", {})
-    for iv in _wrapped(arms, "InterventionList", "Intervention"):
-        rows["interventions"].append(
-            {
-                "nct_id": nct,
-                "type": to_enum(iv.get("InterventionType")),
-                "name": iv.get("InterventionName"),
-                "description": iv.get("InterventionDescription"),
-                "other_names": join(
-                    _wrapped(iv, "InterventionOtherNameList", "InterventionOtherName")
-                ),
-            }
-        )
+        condition("mesh_ancestor", m.get("ConditionAncestorTerm"), m.get("ConditionAncestorId"))
+    iv = cols["interventions"]
+    for item in _wrapped(p.get("ArmsInterventionsModule", {}), "InterventionList", "Intervention"):
+        for name, value in (
+            ("nct_id", nct), ("type", to_enum(item.get("InterventionType"))),
+            ("name", item.get("InterventionName")), ("description", item.get("InterventionDescription")),
+            ("other_names", join(_wrapped(item, "InterventionOtherNameList", "InterventionOtherName"))),
+            ("_rec", rec),
+        ):
+            iv[name].append(value)
+    return nct
 
 
 def read(path: Path) -> Tables:
@@ -147,14 +136,14 @@ def read(path: Path) -> Tables:
         has no NCT id. A study id seen twice is an error too: the archive has
         one file per study.
     """
-    rows = new_rows()
+    cols = Columns()
     seen: set[str] = set()
-    for name, study in iter_records(Path(path)):
-        n_before = len(rows["studies"])
-        parse_record(study, rows)
-        nct = rows["studies"][n_before]["nct_id"]
+    for rec, (name, study) in enumerate(iter_records(Path(path))):
+        nct = parse_record(study, cols.cols, rec)
         if nct in seen:
             msg = f"{Path(path).name}: {nct} appears twice (second time in {name})"
             raise SourceFormatError(msg)
         seen.add(nct)
-    return to_tables(rows)
+        if rec % 1000 == 999:
+            cols.flush()
+    return arrow_to_tables(cols.arrow())

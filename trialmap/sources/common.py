@@ -118,7 +118,11 @@ def new_rows() -> dict[str, list[dict[str, Any]]]:
 
 def to_tables(rows: dict[str, list[dict[str, Any]]]) -> Tables:
     """Turn collected row lists into typed canonical tables (dates parsed)."""
-    frames = {name: pd.DataFrame(r) for name, r in rows.items()}
+    return typed_tables({name: pd.DataFrame(r) for name, r in rows.items()})
+
+
+def typed_tables(frames: dict[str, pd.DataFrame]) -> Tables:
+    """Raw frames (dates as registry strings) -> typed canonical tables (dates parsed)."""
     studies = frames["studies"]
     if not studies.empty:
         for col in ("start_date", "first_posted", "last_update"):
@@ -126,3 +130,102 @@ def to_tables(rows: dict[str, list[dict[str, Any]]]) -> Tables:
         studies["registry_data_date"], _ = parse_dates(studies["registry_data_date"])
         studies["enrollment"] = pd.to_numeric(studies["enrollment"], errors="coerce")
     return Tables.from_frames(**frames)
+
+
+# Raw columns the JSON readers collect per table, before typing ("_rec": which record a row
+# came from, so a reader can drop a replaced version's rows). Numbers as Arrow types; the
+# rest are strings.
+RAW_COLUMNS: dict[str, tuple[str, ...]] = {
+    "studies": (
+        "nct_id", "title", "official_title", "overall_status", "phases", "study_type", "enrollment",
+        "enrollment_type", "start_date", "first_posted", "last_update", "lead_sponsor",
+        "lead_sponsor_class", "registry_data_date", "removed_countries", "_rec",
+    ),
+    "sites": (
+        "nct_id", "site_no", "facility", "site_status", "city", "state", "zip", "country", "lat", "lon",
+        "geo_source", "geo_precision", "_rec",
+    ),
+    "conditions": ("nct_id", "source", "term", "mesh_id", "_rec"),
+    "interventions": ("nct_id", "type", "name", "description", "other_names", "_rec"),
+}
+_NUMERIC = {"enrollment": "float64", "site_no": "int64", "lat": "float64", "lon": "float64",
+            "_rec": "int64"}
+
+
+def number(value: Any) -> float | None:
+    """A registry count as a float (``"30"`` and ``30`` alike); ``None`` when it is not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+class Columns:
+    """Column lists of the four tables, turned into Arrow tables one chunk (page) at a time.
+
+    A reader appends one value per column per row (``cols["sites"]["city"].append(...)``)
+    and calls :meth:`flush` after each page: the page's Python objects become compact
+    Arrow columns and are freed, so memory grows with the tables, not with the JSON.
+    """
+
+    def __init__(self) -> None:
+        self.cols: dict[str, dict[str, list[Any]]] = {}
+        self.chunks: dict[str, list[Any]] = {t: [] for t in RAW_COLUMNS}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.cols = {t: {c: [] for c in cols} for t, cols in RAW_COLUMNS.items()}
+
+    def flush(self) -> None:
+        import pyarrow as pa
+
+        for table, cols in self.cols.items():
+            if not cols["nct_id"]:
+                continue
+            arrays = {}
+            for name, values in cols.items():
+                kind = _NUMERIC.get(name)
+                if kind is not None:
+                    arrays[name] = pa.array(values, type=getattr(pa, kind)())
+                    continue
+                try:
+                    arrays[name] = pa.array(values, type=pa.large_string())
+                except (pa.ArrowTypeError, pa.ArrowInvalid):
+                    # a number where the registry usually writes text: kept as its text
+                    arrays[name] = pa.array([None if v is None else str(v) for v in values],
+                                            type=pa.large_string())
+            self.chunks[table].append(pa.table(arrays))
+        self._reset()
+
+    def arrow(self) -> dict[str, Any]:
+        """Every flushed chunk, one Arrow table per canonical table."""
+        import pyarrow as pa
+
+        self.flush()
+        out = {}
+        for table, chunks in self.chunks.items():
+            if chunks:
+                out[table] = pa.concat_tables(chunks)
+            else:
+                out[table] = pa.table({c: pa.array([], type=getattr(pa, _NUMERIC.get(c, "large_string"))())
+                                       for c in RAW_COLUMNS[table]})
+        self.chunks = {t: [] for t in RAW_COLUMNS}
+        return out
+
+
+def arrow_to_tables(arrow: dict[str, Any]) -> Tables:
+    """Arrow tables of raw columns (see :class:`Columns`) -> typed canonical tables."""
+    import pyarrow as pa
+
+    def mapper(t: Any) -> Any:
+        return pd.StringDtype("pyarrow") if t in (pa.string(), pa.large_string()) else None
+
+    frames = {}
+    for name, table in arrow.items():
+        table = table.drop_columns([c for c in ("_rec",) if c in table.column_names])
+        frames[name] = table.to_pandas(types_mapper=mapper)
+    return typed_tables(frames)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trialmap.errors import SourceFormatError
-from trialmap.sources.common import join, new_rows, to_tables
+from trialmap.sources.common import Columns, arrow_to_tables, join, number
 from trialmap.tables import Tables
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,8 @@ def _date(struct: dict[str, Any] | None) -> str | None:
     return (struct or {}).get("date")
 
 
-def parse_study(study: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> str:
-    """Append one v2 study's rows to the row lists; return its NCT id."""
+def _collect(study: dict[str, Any], cols: dict[str, dict[str, list[Any]]], rec: int) -> str:
+    """Append one v2 study's values to the column lists (row ``rec``); return its NCT id."""
     try:
         p = study["protocolSection"]
         nct = p["identificationModule"]["nctId"]
@@ -63,73 +63,72 @@ def parse_study(study: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) ->
     enroll = design.get("enrollmentInfo", {})
     sponsor = p.get("sponsorCollaboratorsModule", {}).get("leadSponsor", {})
     misc = d.get("miscInfoModule", {})
-    rows["studies"].append(
-        {
-            "nct_id": nct,
-            "title": ident.get("briefTitle"),
-            "official_title": ident.get("officialTitle"),
-            "overall_status": status.get("overallStatus"),
-            "phases": join(design.get("phases")),
-            "study_type": design.get("studyType"),
-            "enrollment": enroll.get("count"),
-            "enrollment_type": enroll.get("type"),
-            "start_date": _date(status.get("startDateStruct")),
-            "first_posted": _date(status.get("studyFirstPostDateStruct")),
-            "last_update": _date(status.get("lastUpdatePostDateStruct")),
-            "lead_sponsor": sponsor.get("name"),
-            "lead_sponsor_class": sponsor.get("class"),
-            "registry_data_date": misc.get("versionHolder"),
-            "removed_countries": join(misc.get("removedCountries")),
-        }
-    )
-    for i, loc in enumerate(p.get("contactsLocationsModule", {}).get("locations", []) or []):
-        geo = loc.get("geoPoint") or {}
-        has_geo = geo.get("lat") is not None and geo.get("lon") is not None
-        rows["sites"].append(
-            {
-                "nct_id": nct,
-                "site_no": i,
-                "facility": loc.get("facility"),
-                "site_status": loc.get("status"),
-                "city": loc.get("city"),
-                "state": loc.get("state"),
-                "zip": loc.get("zip"),
-                "country": loc.get("country"),
-                "lat": geo.get("lat") if has_geo else None,
-                "lon": geo.get("lon") if has_geo else None,
-                "geo_source": "registry" if has_geo else None,
-                "geo_precision": "site" if has_geo else None,
-            }
-        )
+    st = cols["studies"]
+    for name, value in (
+        ("nct_id", nct),
+        ("title", ident.get("briefTitle")),
+        ("official_title", ident.get("officialTitle")),
+        ("overall_status", status.get("overallStatus")),
+        ("phases", join(design.get("phases"))),
+        ("study_type", design.get("studyType")),
+        ("enrollment", number(enroll.get("count"))),
+        ("enrollment_type", enroll.get("type")),
+        ("start_date", _date(status.get("startDateStruct"))),
+        ("first_posted", _date(status.get("studyFirstPostDateStruct"))),
+        ("last_update", _date(status.get("lastUpdatePostDateStruct"))),
+        ("lead_sponsor", sponsor.get("name")),
+        ("lead_sponsor_class", sponsor.get("class")),
+        ("registry_data_date", misc.get("versionHolder")),
+        ("removed_countries", join(misc.get("removedCountries"))),
+        ("_rec", rec),
+    ):
+        st[name].append(value)
+    locations = p.get("contactsLocationsModule", {}).get("locations", []) or []
+    if locations:
+        s = cols["sites"]
+        for i, loc in enumerate(locations):
+            geo = loc.get("geoPoint") or {}
+            lat, lon = geo.get("lat"), geo.get("lon")
+            has_geo = lat is not None and lon is not None
+            s["nct_id"].append(nct)
+            s["site_no"].append(i)
+            s["facility"].append(loc.get("facility"))
+            s["site_status"].append(loc.get("status"))
+            s["city"].append(loc.get("city"))
+            s["state"].append(loc.get("state"))
+            s["zip"].append(loc.get("zip"))
+            s["country"].append(loc.get("country"))
+            s["lat"].append(lat if has_geo else None)
+            s["lon"].append(lon if has_geo else None)
+            s["geo_source"].append("registry" if has_geo else None)
+            s["geo_precision"].append("site" if has_geo else None)
+            s["_rec"].append(rec)
+    c = cols["conditions"]
     cond = p.get("conditionsModule", {})
-    for term in cond.get("conditions", []) or []:
-        rows["conditions"].append({"nct_id": nct, "source": "condition", "term": term})
-    for term in cond.get("keywords", []) or []:
-        rows["conditions"].append({"nct_id": nct, "source": "keyword", "term": term})
     browse = d.get("conditionBrowseModule", {})
+    for source, terms in (("condition", cond.get("conditions")), ("keyword", cond.get("keywords"))):
+        for term in terms or []:
+            c["nct_id"].append(nct)
+            c["source"].append(source)
+            c["term"].append(term)
+            c["mesh_id"].append(None)
+            c["_rec"].append(rec)
     for source, key in (("mesh", "meshes"), ("mesh_ancestor", "ancestors")):
         for m in browse.get(key, []) or []:
-            rows["conditions"].append(
-                {"nct_id": nct, "source": source, "term": m.get("term"), "mesh_id": m.get("id")}
-            )
-    for iv in p.get("armsInterventionsModule", {}).get("interventions", []) or []:
-        rows["interventions"].append(
-            {
-                "nct_id": nct,
-                "type": iv.get("type"),
-                "name": iv.get("name"),
-                "description": iv.get("description"),
-                "other_names": join(iv.get("otherNames")),
-            }
-        )
+            c["nct_id"].append(nct)
+            c["source"].append(source)
+            c["term"].append(m.get("term"))
+            c["mesh_id"].append(m.get("id"))
+            c["_rec"].append(rec)
+    iv = cols["interventions"]
+    for item in p.get("armsInterventionsModule", {}).get("interventions", []) or []:
+        iv["nct_id"].append(nct)
+        iv["type"].append(item.get("type"))
+        iv["name"].append(item.get("name"))
+        iv["description"].append(item.get("description"))
+        iv["other_names"].append(join(item.get("otherNames")))
+        iv["_rec"].append(rec)
     return nct
-
-
-def _version(study: dict[str, Any]) -> tuple[str, str]:
-    """Sort key of a study version: registry data date, then last update posted."""
-    misc = study.get("derivedSection", {}).get("miscInfoModule", {})
-    status = study.get("protocolSection", {}).get("statusModule", {})
-    return (str(misc.get("versionHolder") or ""), str(_date(status.get("lastUpdatePostDateStruct")) or ""))
 
 
 def read_ids(paths: Iterable[Path]) -> set[str]:
@@ -148,40 +147,85 @@ def read_ids(paths: Iterable[Path]) -> set[str]:
 def read(paths: Path | Iterable[Path], keep: set[str] | None = None) -> Tables:
     """Read v2 files (API pages in order, or JSON exports) into canonical tables.
 
+    Files are read one at a time: each page's JSON is parsed, its values are
+    appended as columns and turned into Arrow columns before the next page is
+    read, so memory holds the tables and one page of JSON, never the whole
+    snapshot's JSON (a 500,000-study snapshot is over a gigabyte of it).
+
     A study present in several files (an incremental refresh's changed
     studies, or two exports that overlap) is read once, in its newest
     version: the latest registry data date, then the latest update posted,
-    then the later file. Replaced versions are logged.
+    then the later file; it keeps the place of its first appearance. Replaced
+    versions are logged. Duplicates are resolved at the end, from the
+    per-record version keys, by dropping the rows of replaced records.
 
     ``keep`` (an incremental snapshot's current id list) restricts the result
     to those studies; every one of them must be present.
     """
     paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
-    latest: dict[str, dict[str, Any]] = {}
-    replaced = 0
+    cols = Columns()
+    rec = 0
     for path in paths:
         for study in iter_studies(path):
-            nct = study.get("protocolSection", {}).get("identificationModule", {}).get("nctId")
-            if nct is None:
+            if not isinstance(study, dict) or _nct(study) is None:
                 msg = f"{path.name}: a study has no protocolSection.identificationModule.nctId"
                 raise SourceFormatError(msg)
-            if nct in latest:
-                replaced += 1
-                if _version(study) < _version(latest[nct]):
-                    continue
-            latest[nct] = study
+            _collect(study, cols.cols, rec)
+            rec += 1
+        cols.flush()
+    arrow = cols.arrow()
+    arrow = _newest_versions(arrow, keep)
+    return arrow_to_tables(arrow)
+
+
+def _nct(study: dict[str, Any]) -> str | None:
+    p = study.get("protocolSection")
+    ident = p.get("identificationModule") if isinstance(p, dict) else None
+    return ident.get("nctId") if isinstance(ident, dict) else None
+
+
+def _newest_versions(arrow: dict[str, Any], keep: set[str] | None) -> dict[str, Any]:
+    """Keep one record per NCT id (its newest version, at its first place) and only ``keep``'s ids."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    studies = arrow["studies"]
+    nct = studies.column("nct_id").to_pandas()
     if keep is not None:
-        absent = sorted(keep - set(latest))
+        absent = sorted(keep - set(nct))
         if absent:
             msg = (
                 f"{len(absent)} studies named by the id list are in no page (e.g. {absent[0]}); "
                 "the snapshot is incomplete: fetch again without --incremental"
             )
             raise SourceFormatError(msg)
-        latest = {k: v for k, v in latest.items() if k in keep}
+    dup = nct.duplicated()
+    if not dup.any() and (keep is None or nct.isin(keep).all()):
+        return arrow
+    replaced = int(dup.sum())
     if replaced:
         log.info("%d study record(s) appeared more than once; the newest version of each was kept", replaced)
-    rows = new_rows()
-    for study in latest.values():
-        parse_study(study, rows)
-    return to_tables(rows)
+    rec = studies.column("_rec").to_numpy()
+    key = pd.DataFrame({
+        "nct": nct.to_numpy(dtype=object),
+        "version": studies.column("registry_data_date").to_pandas().fillna("").to_numpy(dtype=object),
+        "update": studies.column("last_update").to_pandas().fillna("").to_numpy(dtype=object),
+        "rec": rec,
+    })
+    # the place of an id is its first record; its content is its newest record (ties: the later)
+    first = key.groupby("nct", sort=False)["rec"].transform("min")
+    winners = key.assign(first=first).sort_values(["nct", "version", "update", "rec"], kind="stable")
+    winners = winners.drop_duplicates("nct", keep="last")
+    if keep is not None:
+        winners = winners[winners["nct"].isin(keep)]
+    place = pd.Series(winners["first"].to_numpy(), index=winners["rec"].to_numpy())
+    out = {}
+    for name, table in arrow.items():
+        r = pd.Series(table.column("_rec").to_numpy())
+        pos = r.map(place)
+        ok = pos.notna().to_numpy()
+        idx = np.flatnonzero(ok)
+        order = idx[np.argsort(pos.to_numpy()[ok], kind="stable")]
+        out[name] = table.take(pa.array(order, type=pa.int64()))
+    return out

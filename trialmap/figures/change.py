@@ -30,6 +30,7 @@ from trialmap.figures.worldmap import (
     bin_colors,
     count_colors,
     figure1_height_mm,
+    frame_world,
     map_legend,
     plot_geo,
 )
@@ -243,13 +244,7 @@ def change_map(
     narrow = ax.figure.get_figwidth() / MM < 120
     title = f"Trials gained, {span}" if narrow else f"Trials gained\n{span}"
     map_legend(ax, handles, title.strip(", \n"), fontsize=fs, title_fontsize=fs + 0.5)
-    ax.set_axis_off()
-    ax.set_xlabel("")  # geopandas names the projected axes; they are not shown
-    ax.set_ylabel("")
-    ax.set_aspect("equal")
-    xmin, ymin, xmax, ymax = geo[geo["iso3"] != "ATA"].total_bounds
-    ax.set_xlim(xmin, xmax)
-    ax.set_ylim(ymin, ymax)
+    frame_world(ax, geo)
     if source_line:
         add_source_line(ax.figure, source_line)
     ax.figure.set_facecolor("white")

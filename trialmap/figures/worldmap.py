@@ -145,6 +145,17 @@ def _sizes(fig_width_mm: float) -> dict[str, float]:
             "title": 8.0, "marker": 14.0, "halo": 1.6}
 
 
+def frame_world(ax: Axes, geo: gpd.GeoDataFrame) -> None:
+    """Frame a projected world map: no axes, equal aspect, the land without Antarctica."""
+    ax.set_axis_off()
+    ax.set_xlabel("")  # geopandas names the projected axes; they are not shown
+    ax.set_ylabel("")
+    ax.set_aspect("equal")
+    xmin, ymin, xmax, ymax = geo[geo["iso3"] != "ATA"].total_bounds
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+
+
 def figure1(
     counts: pd.DataFrame,
     world: gpd.GeoDataFrame,
@@ -292,13 +303,7 @@ def figure1(
     ]
     map_legend(ax, handles, f"{unit.capitalize()} per country", fontsize=size["legend"],
                title_fontsize=size["legend_title"])
-    ax.set_axis_off()
-    ax.set_xlabel("")  # geopandas names the projected axes; they are not shown
-    ax.set_ylabel("")
-    ax.set_aspect("equal")
-    xmin, ymin, xmax, ymax = geo[geo["iso3"] != "ATA"].total_bounds
-    ax.set_xlim(xmin, xmax)
-    ax.set_ylim(ymin, ymax)
+    frame_world(ax, geo)
     if title:
         ax.set_title(title, fontsize=size["title"], loc="left")
     if source_line and own_figure:

@@ -160,7 +160,8 @@ def test_refresh_with_a_rule_as_of_and_switches_says_so_everywhere(tmp_path, cap
     argv = ["--data-dir", str(tmp_path), "--counting-rule", "fractional", "--as-of", "2018-06-30",
             "--switch", "osteoarthritis=on", "--drop-withdrawn-sites", "--figures", "figure1,flow"]
     assert main(argv) == 0
-    out = tmp_path / "processed" / f"{BUNDLED_ID}_as-of-2018-06-30_fractional"
+    # Non-default switches get a hash suffix, so this run replaces no other run's outputs.
+    (out,) = (tmp_path / "processed").glob(f"{BUNDLED_ID}_as-of-2018-06-30_fractional_custom-*")
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["as_of"] == "2018-06-30" and "not as they were then" in prov["as_of_note"]
     assert prov["counting"]["rule"] == "fractional" and prov["counting"]["withdrawn_sites"] is False

@@ -58,7 +58,7 @@ def _geocode(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         msg = f"{args.input} does not exist"
         raise SourceFormatError(msg) from exc
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
         msg = f"{args.input} is not a readable UTF-8 CSV ({exc})"
         raise SourceFormatError(msg) from exc
     missing = [c for c in ("city", "state", "country") if c not in df.columns]
@@ -90,7 +90,7 @@ def _geocode(args: argparse.Namespace) -> int:
     try:
         out.to_csv(args.output, index=False)
     except OSError as exc:
-        msg = f"cannot write {args.output} ({exc.strerror})"
+        msg = f"cannot write {args.output} ({exc.strerror or exc})"
         raise OutputError(msg) from exc
     audit = geocode.geo_audit(placed)
     print(  # noqa: T201
@@ -175,8 +175,16 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["refresh"]:
-        return refresh.main(argv[1:])
+    if "refresh" in argv:
+        # Everything after "refresh" belongs to refresh's own parser; a --data-dir given
+        # before it is passed on.
+        i = argv.index("refresh")
+        head = argparse.ArgumentParser(add_help=False)
+        head.add_argument("--data-dir", type=Path, default=None)
+        known, rest = head.parse_known_args(argv[:i])
+        if not rest:
+            extra = ["--data-dir", str(known.data_dir)] if known.data_dir is not None else []
+            return refresh.main(extra + argv[i + 1:])
     p = argparse.ArgumentParser(prog="trialmap", description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="default: ./data")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")

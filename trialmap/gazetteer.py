@@ -510,7 +510,7 @@ def read_overrides(path: str | Path) -> pd.DataFrame:
     except FileNotFoundError as exc:
         msg = f"overrides file {path} does not exist; give a CSV with columns {', '.join(OVERRIDE_COLUMNS)}"
         raise OverridesError(msg) from exc
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
         msg = f"overrides file {path} is not a readable UTF-8 CSV ({exc})"
         raise OverridesError(msg) from exc
     df.columns = [c.strip().lower() for c in df.columns]

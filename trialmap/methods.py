@@ -158,8 +158,10 @@ def methods_markdown(
         f"trials.{switch_text} The inclusion log (`inclusion_log.csv`) gives the step at which every record "
         "left and why.",
         "",
-        f"**Counting.** {_sentence(provenance.get('counting_rule', 'unknown'))}; a multinational trial "
-        "therefore counts once in each of its countries. Sites per country count trial-site pairs. A region "
+        f"**Counting.** {_sentence(provenance.get('counting_rule', 'unknown'))}"
+        + ("; a multinational trial therefore counts once in each of its countries"
+           if str(provenance.get("counting_rule", "")).startswith("trials per country") else "")
+        + ". Sites per country count trial-site pairs. A region "
         "total counts distinct trials with a site anywhere in the region (UN M49 continents; EU27), so it is "
         "not the sum of its countries. Registry country names were mapped to ISO 3166-1 alpha-3 codes with "
         "an explicit table; names that could not be mapped are listed in `unknown_countries.csv`"

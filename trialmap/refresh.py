@@ -38,7 +38,6 @@ from trialmap.tables import Tables, isin
 
 log = logging.getLogger("trialmap.refresh")
 
-COUNTING_RULE = aggregate.COUNTING_RULES["trials"][1]  # the default rule's description
 CTGOV_CREDIT = "ClinicalTrials.gov (U.S. National Library of Medicine)"
 NE_CREDIT = "Natural Earth (public domain)"
 GEONAMES_CREDIT = gazetteer.CREDIT
@@ -73,13 +72,27 @@ class Result:
 
     @property
     def output_name(self) -> str:
-        """Folder name under processed/: the snapshot id, plus the as-of date and a
-        non-default counting rule, so such runs do not replace the default outputs."""
+        """Folder name under processed/: the snapshot id, plus the as-of date, a
+        non-default counting rule, and a short hash of any other non-default setting
+        (definition file or switches, rule switches, overrides), so such runs never
+        replace the default outputs."""
         name = self.snapshot.id
         if self.as_of:
             name += f"_as-of-{self.as_of}"
         if self.rule.name != "trials":
             name += f"_{self.rule.name}"
+        default = studyset.load_definition()
+        custom = {
+            "definition": [self.definition.source, self.definition.label, self.definition.switches]
+            if (self.definition.source, self.definition.switches) != (default.source, default.switches)
+            else None,
+            "rule": [self.rule.withdrawn_sites, self.rule.removed_countries, self.rule.no_location]
+            if dataclasses.replace(self.rule, name="trials") != aggregate.CountingRule() else None,
+            "overrides": (self.geocoding or {}).get("overrides"),
+        }
+        if any(v is not None for v in custom.values()):
+            digest = hashlib.sha256(json.dumps(custom, sort_keys=True, default=str).encode()).hexdigest()
+            name += f"_custom-{digest[:8]}"
         return name
 
     @property
@@ -129,15 +142,17 @@ def process(
     ids = inclusion_log.loc[inclusion_log["included"], "nct_id"]
     names = countries.country_table().set_index("iso3")["name"].to_dict()
     removed = aggregate.removed_country_rows(tables.studies, countries.to_iso3)
-    counts = aggregate.country_counts(sites, ids, names, rule, removed)
-    regions = {r: countries.region_members(r) for r, _ in countries.REPORTED_REGIONS}
-    region_counts = aggregate.region_counts(
-        sites, ids, regions, rule, removed, schemes=dict(countries.REPORTED_REGIONS)
-    )
     # The bucket holds the in-scope trials that the site steps of the flow dropped.
     in_scope = inclusion_log.loc[
         inclusion_log["step"].isin(["included", "with_site", "with_mapped_country"]), "nct_id"
     ]
+    # Counting removed countries can place a trial that lists no current site.
+    counted = in_scope if rule.removed_countries else ids
+    counts = aggregate.country_counts(sites, counted, names, rule, removed)
+    regions = {r: countries.region_members(r) for r, _ in countries.REPORTED_REGIONS}
+    region_counts = aggregate.region_counts(
+        sites, counted, regions, rule, removed, schemes=dict(countries.REPORTED_REGIONS)
+    )
     no_location = aggregate.no_location_row(sites, in_scope, rule, removed) if rule.no_location else None
     included_sites = sites[isin(sites["nct_id"], ids)]
     return Result(
@@ -159,7 +174,8 @@ def as_of_note(result: Result) -> str:
     )
 
 
-def source_line(result: Result) -> str:
+def source_line(result: Result, *, boundaries: bool = True) -> str:
+    """The credit and provenance line printed under a figure (the boundary credit for maps)."""
     switches = ", ".join(f"{k}={'on' if v else 'off'}" for k, v in result.definition.switches.items())
     note = ""
     if result.fetch and result.fetch.get("fallback"):
@@ -167,9 +183,11 @@ def source_line(result: Result) -> str:
     line = (
         f"Data: {CTGOV_CREDIT}, registry data date {result.data_date}, snapshot "
         f"{result.snapshot.id}{note}. Study set: {result.definition.label} ({switches}). "
-        f"Counting: {result.rule.describe()}. Boundaries: {NE_CREDIT}."
+        f"Counting: {result.rule.describe()}."
     )
-    return f"{line} {as_of_note(result)}" if result.as_of else line
+    if result.as_of:
+        line += f" {as_of_note(result)}"
+    return line + (f" Boundaries: {NE_CREDIT}." if boundaries else "")
 
 
 def sitemap_source_line(result: Result) -> str:
@@ -202,24 +220,12 @@ def draw_sitemap(result: Result, region: str | None = None, width: str = "double
 
 
 def draw_figure1(result: Result, width: str = "double"):  # -> Axes
-    """Figure 1 for a run: choropleth with China, the US and Europe called out.
+    """Figure 1 for a run, as the figure suite draws it (counting rule, as-of and
+    fallback stated in the source line; no title: journals put it in the legend)."""
+    from trialmap.figures import suite
 
-    No title on the figure (journals put it in the legend: see the sidecar's
-    caption); an as-of replay is stated in the source line.
-    """
-    from trialmap.figures import figure1
-
-    col = result.rule.column
-    europe = result.region_counts.set_index("region")[col].get("Europe", 0)
-    return figure1(
-        result.country_counts,
-        boundaries.load_world(),
-        regions={"Europe": (europe, countries.region_members("Europe"))},
-        source_line=source_line(result),
-        value=col,
-        unit=result.rule.unit,
-        width=width,
-    )
+    ctx = suite.SuiteContext(result, {"source_line": source_line(result, boundaries=False)})
+    return suite.FIGURES["figure1"].draw(ctx, width)
 
 
 def draw_flow(result: Result):  # -> Axes
@@ -227,16 +233,15 @@ def draw_flow(result: Result):  # -> Axes
     from trialmap.figures.flow import flow_diagram
 
     return flow_diagram(
-        result.flow, result.inclusion_log, source_line=source_line(result),
+        result.flow, result.inclusion_log, source_line=source_line(result, boundaries=False),
         title=f"Study flow ({result.definition.label}; ClinicalTrials.gov, {result.data_date})",
     )
 
 
-def _register_figures() -> None:
-    """Put the run's own figures in the figure suite (the suite draws and exports them).
+def register_run_figures() -> None:
+    """Add the run's own figures to the figure suite: the site maps and the flow diagram.
 
-    Figure 1 replaces the suite's generic one because it knows the counting
-    rule and the as-of date; the site maps and the flow diagram are added.
+    Idempotent; called before figures are chosen or written (not at import time).
     """
     from trialmap.figures import suite
 
@@ -246,8 +251,6 @@ def _register_figures() -> None:
             caption=lambda ctx: caption(ctx.result), widths=widths,
         ))
 
-    base = suite.FIGURES["figure1"]
-    suite.register(dataclasses.replace(base, draw=lambda ctx, w: draw_figure1(ctx.result, w)))
     for region, name in ((None, "sitemap"), ("Europe", "sitemap-europe"), ("East Asia", "sitemap-east-asia")):
         spec(
             name, f"Trial sites{': ' + region if region else ''}",
@@ -263,11 +266,9 @@ def _register_figures() -> None:
     spec(
         "flow", "Study flow: records read to trials mapped (PRISMA-style)",
         lambda r, w: draw_flow(r), lambda r: r.flow,
-        lambda r: f"Study selection ({r.definition.label}). {source_line(r)}", widths=("double",),
+        lambda r: f"Study selection ({r.definition.label}). {source_line(r, boundaries=False)}",
+        widths=("double",),
     )
-
-
-_register_figures()
 
 
 def _sha256(path: Path) -> str:
@@ -363,7 +364,11 @@ def figure_names(figures: Sequence[str] | str) -> list[str]:
     """
     from trialmap.figures import suite
 
+    register_run_figures()
     names = [n.strip() for n in (figures.split(",") if isinstance(figures, str) else figures) if n.strip()]
+    if not names:
+        msg = f"--figures names no figure: give all or some of {', '.join(suite.FIGURES)}"
+        raise OutputError(msg)
     if "all" in names:
         return list(suite.FIGURES)
     unknown = [n for n in names if n not in suite.FIGURES]
@@ -374,6 +379,10 @@ def figure_names(figures: Sequence[str] | str) -> list[str]:
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
+    # mkdtemp makes the folder private (0700); the finished outputs follow the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
     old = None
     if final.exists():
         old = final.with_name(f".old-{final.name}-{os.getpid()}")
@@ -411,6 +420,7 @@ def _provenance(result: Result, argv: Sequence[str]) -> dict[str, Any]:
             "name": d.name, "version": d.version, "source": d.source, "switches": d.switches,
         },
         "counting_rule": result.rule.describe(),
+        "source_line": source_line(result, boundaries=False),
         "counting": {
             "rule": result.rule.name,
             "column": result.rule.column,

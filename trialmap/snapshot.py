@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ from trialmap.errors import (
     SnapshotIntegrityError,
     SnapshotNotFoundError,
 )
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 SCHEMA = "trialmap-snapshot/1"
@@ -176,6 +179,12 @@ def verify_snapshot(path: Path) -> Snapshot:
     """
     path = Path(path)
     manifest = read_manifest(path)
+    if manifest["snapshot_id"] != path.name:
+        msg = (
+            f"{path} holds a manifest for snapshot {manifest['snapshot_id']!r}; a snapshot folder is "
+            "named after its id: do not rename or copy snapshots under another name"
+        )
+        raise SnapshotIntegrityError(msg)
     listed = {e["name"] for e in manifest["files"]}
     for entry in manifest["files"]:
         f = path / entry["name"]
@@ -211,7 +220,12 @@ def list_snapshots(raw_dir: Path) -> list[dict[str, Any]]:
     for d in sorted(raw_dir.iterdir()):
         if d.name.startswith(".") or not (d / MANIFEST).is_file():
             continue
-        m = read_manifest(d)
+        try:
+            m = read_manifest(d)
+        except SnapshotError as exc:
+            # One damaged snapshot must not hide the intact ones (e.g. the fallback).
+            log.warning("skipping %s: %s", d, exc)
+            continue
         out.append({**m, "path": str(d)})
     return sorted(out, key=_order_key)
 

@@ -137,6 +137,9 @@ def load_definition(path: str | Path | None = None) -> Definition:
         text, where = default_definition_text(), "default"
     else:
         p = Path(path)
+        if p.is_dir():
+            msg = f"definition file {p} is a folder; give a TOML file (`trialmap definition > mine.toml`)"
+            raise DefinitionError(msg)
         if not p.is_file():
             msg = f"definition file {p} does not exist; write one with `trialmap definition > {p.name}`"
             raise DefinitionError(msg)

@@ -122,7 +122,7 @@ def flow_diagram(
         ax.set_title(title, fontsize=7.5, loc="left")
     if source_line:
         ax.text(
-            0.0, -0.01, source_line, transform=ax.transAxes, fontsize=4.5, va="top", ha="left",
+            0.0, -0.01, source_line, transform=ax.transAxes, fontsize=5, va="top", ha="left",
             color="#333333", wrap=True, gid="source-line",
         )
     ax.figure.set_facecolor("white")

@@ -16,6 +16,7 @@ with an adapter from the run to the figure function; nothing else changes::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,6 +42,8 @@ def source_line(provenance: Mapping[str, Any], *, boundaries: bool = False) -> s
     Source, registry data date, snapshot id, study-set definition and version,
     counting rule; the boundary credit for maps.
     """
+    if provenance.get("source_line"):  # the run's own line (fallback, switches, as-of)
+        return provenance["source_line"] + (f" Boundaries: {NE_CREDIT}." if boundaries else "")
     snap = provenance.get("snapshot", {})
     d = provenance.get("definition", {})
     text = (
@@ -86,22 +89,35 @@ class SuiteContext:
         return yearly_counts(t.studies, t.sites, self.result.included, date="start_date", names=self.names)
 
     @cached_property
+    def rule(self):
+        """The run's counting rule (trials per country when the result has none)."""
+        from trialmap import aggregate
+
+        return getattr(self.result, "rule", None) or aggregate.CountingRule()
+
+    @cached_property
     def change_dates(self) -> tuple[str, str]:
-        after = pd.Timestamp(self.result.data_date)
+        # An as-of replay ends the change window at its date, not at the snapshot's.
+        after = pd.Timestamp(getattr(self.result, "as_of", None) or self.result.data_date)
         before = after - pd.DateOffset(years=self.change_years)
         return before.date().isoformat(), after.date().isoformat()
 
     @cached_property
     def change(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(country change, trials added/removed) between the two change dates."""
-        from trialmap import aggregate
+        from trialmap import aggregate, countries
         from trialmap.figures.change import country_change, posted_by, trial_changes
 
         t = self.result.tables
         before_date, after_date = self.change_dates
         before = posted_by(t.studies, self.result.included, before_date)
         after = posted_by(t.studies, self.result.included, after_date)
-        counts = [aggregate.country_counts(t.sites, ids, self.names) for ids in (before, after)]
+        # Same rule switches as the run (withdrawn sites, removed countries); trials per country.
+        rule = dataclasses.replace(self.rule, name="trials")
+        removed = aggregate.removed_country_rows(t.studies, countries.to_iso3)
+        counts = [
+            aggregate.country_counts(t.sites, ids, self.names, rule, removed) for ids in (before, after)
+        ]
         return country_change(*counts), trial_changes(before, after, t.studies, t.sites)
 
 
@@ -232,23 +248,25 @@ def _figure1(ctx: SuiteContext, width: str) -> Axes:
 
     return figure1(
         ctx.result.country_counts, ctx.world, regions=_europe(ctx, countries.region_members("Europe")),
-        source_line=ctx.source_line(boundaries=True), width=width,
+        source_line=ctx.source_line(boundaries=True), width=width, value=ctx.rule.column,
+        unit=ctx.rule.unit,
     )
 
 
-def _europe(ctx: SuiteContext, members: Iterable[str]) -> dict[str, tuple[int, Iterable[str]]]:
-    n = int(ctx.result.region_counts.set_index("region")["n_trials"].get("Europe", 0))
+def _europe(ctx: SuiteContext, members: Iterable[str]) -> dict[str, tuple[float, Iterable[str]]]:
+    n = ctx.result.region_counts.set_index("region")[ctx.rule.column].get("Europe", 0)
     return {"Europe": (n, members)}
 
 
 def _figure1_caption(ctx: SuiteContext) -> str:
     from trialmap.figures.worldmap import caption
 
-    rc = ctx.result.region_counts.set_index("region")["n_trials"]
+    rc = ctx.result.region_counts.set_index("region")[ctx.rule.column]
     return caption(
         ctx.result.country_counts, n_trials=len(ctx.result.included), data_date=ctx.result.data_date,
-        regions={"Europe": int(rc.get("Europe", 0))},
+        regions={"Europe": rc.get("Europe", 0)},
         counting_rule=str(ctx.provenance.get("counting_rule", "unknown")),
+        value=ctx.rule.column, unit=ctx.rule.unit,
     )
 
 

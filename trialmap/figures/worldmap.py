@@ -325,6 +325,8 @@ def caption(
     regions: Mapping[str, int] | None = None,
     counting_rule: str = "distinct trials with at least one site in the country",
     disclaimer: bool = True,
+    value: str = "n_trials",
+    unit: str = "trials",
 ) -> str:
     """A figure legend for Figure 1, numbers taken from ``counts``, boundary disclaimer appended.
 
@@ -336,18 +338,21 @@ def caption(
         Trials in the study set (a multinational trial counts in each of its
         countries, so this is less than the sum of the country counts).
     regions
-        Region name -> distinct trials, for the regions called out.
+        Region name -> its value under the counting rule, for the regions called out.
+    value, unit
+        The column drawn (one per counting rule) and the word for it.
     """
-    with_trials = counts[counts["n_trials"] > 0]
-    top = with_trials.sort_values("n_trials", ascending=False).head(3)
-    leaders = ", ".join(f"{r.country} ({r.n_trials})" for r in top.itertuples())
+    with_trials = counts[counts["iso3"].notna() & (counts[value] > 0)]
+    top = with_trials.sort_values(value, ascending=False).head(3)
+    leaders = ", ".join(f"{r.country} ({_fmt(getattr(r, value))})" for r in top.itertuples())
     text = (
-        f"Number of trials per country (ClinicalTrials.gov, registry data date {data_date}; "
+        f"Number of {unit} per country (ClinicalTrials.gov, registry data date {data_date}; "
         f"{n_trials} trials in {len(with_trials)} countries; counting: {counting_rule}). "
         f"Leading countries: {leaders}."
     )
     if regions:
-        text += " Call-outs: " + "; ".join(f"{k}, {v} distinct trials" for k, v in regions.items()) + "."
+        word = "distinct trials" if unit == "trials" else unit
+        text += " Call-outs: " + "; ".join(f"{k}, {_fmt(v)} {word}" for k, v in regions.items()) + "."
     text += " Equal Earth projection."
     if disclaimer:
         text += " " + BOUNDARY_DISCLAIMER

@@ -131,8 +131,13 @@ def split_location(site: str, lookup: dict[str, str | None] | None = None) -> di
     out: dict[str, str | None] = {"facility": None, "city": None, "state": None, "zip": None,
                                   "country": country}
     if country is None:
-        out["facility"] = site.strip() or None
-        return out
+        if len(parts) == 1:  # no comma at all: nothing that could be a country
+            out["facility"] = site.strip() or None
+            return out
+        # Keep the trailing part as the country: it gets no iso3 and is listed by name
+        # among the unknown countries instead of vanishing into the facility.
+        country, rest = parts[-1], parts[:-1]
+        out["country"] = country
     rest = [p for p in rest if p]
     if len(rest) >= 2 and _ZIP.match(rest[-1]):
         out["zip"] = rest.pop()
@@ -187,11 +192,20 @@ def read(path: Path | str, registry_data_date: str | None = None) -> Tables:
     out = new_rows()
     lookup = _country_lookup([s for row in rows for s in row["Locations"].split("|")])
     unplaced = []
+    seen: dict[str, dict[str, str]] = {}
     for row in rows:
         nct = row.get("NCT Number", "").strip()
         if not nct:
             msg = f"{path.name}: a row has no NCT Number"
             raise SourceFormatError(msg)
+        if nct in seen:
+            # A download holds each study once; a repeated row is a copy-paste accident.
+            if seen[nct] != row:
+                msg = f"{path.name}: {nct} appears twice with different content; keep one row per study"
+                raise SourceFormatError(msg)
+            log.warning("%s: %s appears twice with identical content; read once", path.name, nct)
+            continue
+        seen[nct] = row
         if classic:
             sponsor = row["Sponsor/Collaborators"].split("|")[0] or None
             sponsor_class = to_enum(row["Funded Bys"].split("|")[0]) if row["Funded Bys"] else None

@@ -105,3 +105,15 @@ def test_caption_and_europe_call_out_follow_the_counting_rule(bundled_snapshot, 
     usa = r.country_counts.set_index("iso3").at["USA", "n_sites"]
     assert f"United States ({usa})" in text
     assert ctx.rule.column == "n_sites"
+
+
+def test_newest_means_newest_registry_snapshot_not_a_later_manual_import(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW / BUNDLED_ID, raw / BUNDLED_ID)
+    # A real download about another therapy (hypertension in India), imported after the bundle.
+    other = ROOT / "tests" / "data" / "ctgov" / "ctg-studies-172.csv"
+    assert trialmap_main(["--data-dir", str(tmp_path), "import", str(other), "--id", "zz-hypertension"]) == 0
+    from trialmap.snapshot import open_snapshot
+
+    assert open_snapshot(None, raw).id == BUNDLED_ID
+    assert open_snapshot("zz-hypertension", raw).manifest["manual_download"] is True

@@ -239,7 +239,7 @@ def _order_key(m: Mapping[str, Any]) -> tuple[str, str, str]:
 
 
 def open_snapshot(ref: str | Path | None, raw_dir: Path) -> Snapshot:
-    """Find a snapshot by id or path (``None``: the newest) and verify it.
+    """Find a snapshot by id or path (``None``: the newest fetched or bundled one) and verify it.
 
     Raises
     ------
@@ -257,7 +257,11 @@ def open_snapshot(ref: str | Path | None, raw_dir: Path) -> Snapshot:
                 "--data-dir pointing at a folder with raw/<snapshot-id>/manifest.json"
             )
             raise SnapshotNotFoundError(msg)
-        return verify_snapshot(Path(snaps[-1]["path"]))
+        # "Newest" means the newest registry snapshot: synthetic benchmark snapshots and
+        # files imported by hand (which may be about another therapy) are used only when
+        # nothing else exists, or when asked for by id.
+        fetched = [m for m in snaps if not m.get("synthetic") and not m.get("manual_download")]
+        return verify_snapshot(Path((fetched or snaps)[-1]["path"]))
     candidate = Path(ref)
     if not (candidate / MANIFEST).is_file():
         candidate = raw_dir / str(ref)

@@ -62,6 +62,6 @@ def sensitivity_plot(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if source_line:
-        ax.text(0.0, -0.12, source_line, transform=ax.transAxes, fontsize=4.5, va="top",
+        ax.text(0.0, -0.12, source_line, transform=ax.transAxes, fontsize=5, va="top",
                 ha="left", color="#333333", wrap=True, gid="source-line")
     return ax

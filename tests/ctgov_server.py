@@ -44,6 +44,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
+from trialmap.query import project
+
 HERE = Path(__file__).resolve().parent
 CTGOV = HERE / "data" / "ctgov"
 SPEC = CTGOV / "api-spec" / "ctg-oas-v2.yaml"
@@ -74,41 +76,6 @@ def last_update(study: dict[str, Any]) -> str:
     return study["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"]
 
 
-def _tree(paths: list[str]) -> dict[str, Any]:
-    root: dict[str, Any] = {}
-    for p in paths:
-        node = root
-        parts = p.split(".")
-        for i, part in enumerate(parts):
-            if i == len(parts) - 1:
-                node[part] = None  # None: the whole subtree
-            else:
-                nxt = node.get(part, {})
-                if nxt is None:
-                    break  # an ancestor was already asked for whole
-                node = node.setdefault(part, nxt)
-    return root
-
-
-def _apply(value: Any, node: dict[str, Any] | None) -> Any:
-    if node is None:
-        return value
-    if isinstance(value, list):
-        return [_apply(v, node) for v in value]
-    if isinstance(value, dict):
-        out = {}
-        for key, sub in node.items():
-            if key in value:
-                v = _apply(value[key], sub)
-                if not (isinstance(v, dict) and not v):
-                    out[key] = v
-        return out
-    return value
-
-
-def project(study: dict[str, Any], paths: list[str]) -> dict[str, Any]:
-    """The study restricted to the named dotted field paths (what ``fields=`` does)."""
-    return _apply(study, _tree(paths))
 
 
 @dataclass

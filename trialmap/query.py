@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -152,3 +153,41 @@ def parse_query(raw: dict[str, Any], source: str = "<string>", sha256: str = "")
         source=source,
         sha256=sha256,
     )
+
+
+def _tree(paths: Sequence[str]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for p in paths:
+        node = root
+        parts = p.split(".")
+        for i, part in enumerate(parts):
+            if i == len(parts) - 1:
+                node[part] = None  # None: the whole subtree
+            else:
+                nxt = node.get(part, {})
+                if nxt is None:
+                    break  # an ancestor was already asked for whole
+                node = node.setdefault(part, nxt)
+    return root
+
+
+def _apply(value: Any, node: dict[str, Any] | None) -> Any:
+    if node is None:
+        return value
+    if isinstance(value, list):
+        return [_apply(v, node) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for key, sub in node.items():
+            if key in value:
+                v = _apply(value[key], sub)
+                if not (isinstance(v, dict) and not v):
+                    out[key] = v
+        return out
+    return value
+
+
+def project(study: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+    """The study restricted to dotted field paths, as the API's ``fields=`` returns it
+    (used by the local test server and the scale generator)."""
+    return _apply(study, _tree(paths))

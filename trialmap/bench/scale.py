@@ -222,34 +222,6 @@ def classic_to_v2(study: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- seed pool
 
 
-def _tree(paths: Sequence[str]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for path in paths:
-        node = tree
-        for part in path.split("."):
-            node = node.setdefault(part, {})
-    return tree
-
-
-def _apply(value: Any, node: dict[str, Any]) -> Any:
-    if not node:
-        return value
-    if isinstance(value, list):
-        return [_apply(v, node) for v in value]
-    if isinstance(value, dict):
-        out = {}
-        for key, sub in node.items():
-            if key in value:
-                v = _apply(value[key], sub)
-                if not (isinstance(v, dict) and not v):
-                    out[key] = v
-        return out
-    return value
-
-
-def project(study: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
-    """The study restricted to the dotted field paths, as the API's ``fields=`` returns it."""
-    return _apply(study, _tree(paths))
 
 
 def _sha256(path: Path) -> str:
@@ -259,7 +231,7 @@ def _sha256(path: Path) -> str:
 @functools.cache
 def seed_pool() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The real seed records (v2 model, fields-limited) and a description of them."""
-    from trialmap.query import load_query
+    from trialmap.query import load_query, project
     from trialmap.snapshot import verify_snapshot
     from trialmap.sources.classic import iter_records
 

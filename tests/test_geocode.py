@@ -156,6 +156,8 @@ def test_overrides_file_is_checked_line_by_line(tmp_path):
             "line 3: lat 'north' is not a number",
         "city,state,country,lat,lon\nX,,Israel,31.9,234.8\n": "line 2: lon '234.8' is not a number",
         "city,country,lat,lon\nX,Israel,31.9,34.8\n": r"lacks column\(s\) state",
+        "city,state,country,lat,lon\nZerifin,,Israel,31.96,34.84\nzerifin,,ISR,32.0,34.8\n":
+            "lines 2, 3: 'zerifin' .* different coordinates",
     }
     for i, (text, expected) in enumerate(cases.items()):
         bad = tmp_path / f"bad{i}.csv"

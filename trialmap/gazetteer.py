@@ -549,6 +549,17 @@ def read_overrides(path: str | Path) -> pd.DataFrame:
         lat=df["lat"].astype(float),
         lon=df["lon"].astype(float),
     )
+    # The same place twice with different coordinates: which one is meant cannot be guessed.
+    key = [out["city"].str.casefold(), out["state"].fillna("").str.casefold(), out["iso3"]]
+    clash = out.groupby(key, dropna=False)[["lat", "lon"]].nunique().max(axis=1) > 1
+    if clash.any():
+        city, state, iso = clash[clash].index[0]
+        lines = [i + 2 for i in out.index[(key[0] == city) & (key[1] == state) & (key[2] == iso)]]
+        msg = (
+            f"overrides file {path}, lines {', '.join(map(str, lines))}: {city!r} ({state or 'no state'}, "
+            f"{iso}) is given different coordinates; keep one row per place"
+        )
+        raise OverridesError(msg)
     return out.astype({"city": "string", "country": "string"})
 
 

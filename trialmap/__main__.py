@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trialmap import refresh
+from trialmap.credits import CTGOV_CREDIT
 from trialmap.errors import OutputError, SourceFormatError, TrialmapError
 from trialmap.snapshot import list_snapshots, open_snapshot
 
@@ -121,7 +122,6 @@ def _definition(args: argparse.Namespace) -> int:
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    import os
     import shutil
     import tempfile
 
@@ -155,7 +155,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
         wide.to_csv(tmp / "sensitivity_counts.csv", index=False)
         summary.to_csv(tmp / "sensitivity_summary.csv", index=False)
         src = (
-            f"Data: ClinicalTrials.gov (U.S. National Library of Medicine), registry data date "
+            f"Data: {CTGOV_CREDIT}, registry data date "
             f"{snap.manifest.get('registry_data_date', '?')}, snapshot {snap.id}. Study set: "
             f"{definition.label} and variants. Counting: {rule.describe()}."
         )
@@ -163,9 +163,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
         save_figure(ax.figure, tmp / "sensitivity", ("pdf", "png"), dpi=300,
                     metadata={"Title": "Sensitivity of per-country counts", "Subject": src})
         plt.close(ax.figure)
-        if out.exists():
-            shutil.rmtree(out)
-        os.rename(tmp, out)
+        refresh.swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -30,6 +30,7 @@ import pandas as pd
 
 import trialmap
 from trialmap import aggregate, boundaries, countries, gazetteer, geocode, studyset
+from trialmap.credits import CTGOV_CREDIT, NE_CREDIT
 from trialmap.errors import ApiUnavailableError, DefinitionError, FetchError, OutputError, TrialmapError
 from trialmap.query import DEFAULT_API_URL
 from trialmap.snapshot import Snapshot, open_snapshot
@@ -38,8 +39,6 @@ from trialmap.tables import Tables, isin
 
 log = logging.getLogger("trialmap.refresh")
 
-CTGOV_CREDIT = "ClinicalTrials.gov (U.S. National Library of Medicine)"
-NE_CREDIT = "Natural Earth (public domain)"
 GEONAMES_CREDIT = gazetteer.CREDIT
 
 
@@ -347,7 +346,7 @@ def write_outputs(
             str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
-        _swap_into_place(tmp, final)
+        swap_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -378,7 +377,8 @@ def figure_names(figures: Sequence[str] | str) -> list[str]:
     return [n for n in suite.FIGURES if n in names]
 
 
-def _swap_into_place(tmp: Path, final: Path) -> None:
+def swap_into_place(tmp: Path, final: Path) -> None:
+    """Move a finished output folder into place, replacing an earlier one only once done."""
     # mkdtemp makes the folder private (0700); the finished outputs follow the umask.
     umask = os.umask(0)
     os.umask(umask)

@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from trialmap.credits import CTGOV_CREDIT, NE_CREDIT
 from trialmap.figures.export import JOURNAL_DPIS, JOURNAL_FORMATS, Export
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-CTGOV_CREDIT = "ClinicalTrials.gov (U.S. National Library of Medicine)"
-NE_CREDIT = "Natural Earth (public domain)"
 WIDTHS = ("double", "single")
 CHANGE_YEARS = 2  # default span of the two-date change map, ending at the registry data date
 

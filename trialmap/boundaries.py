@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import os
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from trialmap.errors import BoundariesError
+from trialmap.paths import sha256_file
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -211,7 +211,7 @@ def source_zip_path() -> Path:
     if path is None:
         msg = f"{SOURCE_DIST} {SOURCE_VERSION} is installed but has no {SOURCE_ZIP}; reinstall it"
         raise BoundariesError(msg)
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != SOURCE_SHA256:
         msg = (
             f"{path} has sha256 {digest}, expected {SOURCE_SHA256}; the installed "
@@ -517,19 +517,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return 1
     sys.stderr.write(
-        f"source   {source} (sha256 {_sha256(source)})\n"
+        f"source   {source} (sha256 {sha256_file(source)})\n"
         f"wrote    {args.output}: {len(world)} units, tolerance {args.tolerance}, "
-        f"{args.output.stat().st_size:,} bytes (sha256 {_sha256(args.output)})\n"
+        f"{args.output.stat().st_size:,} bytes (sha256 {sha256_file(args.output)})\n"
     )
     return 0
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------- read

@@ -32,6 +32,7 @@ import trialmap
 from trialmap import aggregate, boundaries, countries, gazetteer, geocode, studyset
 from trialmap.credits import CTGOV_CREDIT, NE_CREDIT
 from trialmap.errors import ApiUnavailableError, DefinitionError, FetchError, OutputError, TrialmapError
+from trialmap.paths import sha256_file
 from trialmap.query import DEFAULT_API_URL
 from trialmap.snapshot import Snapshot, open_snapshot
 from trialmap.sources import read_snapshot
@@ -131,7 +132,7 @@ def process(
     if ov is not None:
         geocoding["overrides"] = {
             "path": str(overrides),
-            "sha256": _sha256(Path(overrides)),
+            "sha256": sha256_file(Path(overrides)),
             "rows": len(ov),
             "sites_placed": int((sites["geo_source"] == "override").sum()),
         }
@@ -270,8 +271,6 @@ def register_run_figures() -> None:
     )
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 DEFAULT_FIGURES = ("figure1",)
@@ -343,7 +342,7 @@ def write_outputs(
         methods_md = methods.methods_markdown(result.snapshot.manifest, provenance, exports)
         (tmp / "methods.md").write_text(methods_md, encoding="utf-8")
         provenance["outputs"] = {
-            str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
+            str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
         swap_into_place(tmp, final)

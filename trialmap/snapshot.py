@@ -10,7 +10,6 @@ existing snapshot is never overwritten. Reading a snapshot re-hashes every file.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -28,13 +27,13 @@ from trialmap.errors import (
     SnapshotIntegrityError,
     SnapshotNotFoundError,
 )
+from trialmap.paths import sha256_file
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 SCHEMA = "trialmap-snapshot/1"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -54,15 +53,6 @@ class Snapshot:
 
     def file(self, name: str) -> Path:
         return self.path / name
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check_id(snapshot_id: str) -> None:

@@ -76,6 +76,9 @@ class Definition:
     switches: dict[str, bool]
     categories: tuple[Category, ...]
     source: str = field(default="default")
+    #: What the set is, in words, for every generated text (flow labels, figure
+    #: captions, methods): e.g. "MSC trials in inflammatory and autoimmune disease".
+    title: str = ""
 
     @property
     def label(self) -> str:
@@ -86,7 +89,7 @@ class Definition:
 
 
 _ALLOWED = {
-    "definition": {"name", "version", "description"},
+    "definition": {"name", "version", "description", "title"},
     "msc": {
         "cell_patterns", "products", "not_cells", "derived_products", "not_treatments", "study_types",
     },
@@ -267,6 +270,7 @@ def parse_definition(text: str, where: str = "<string>") -> Definition:
         name=str(meta["name"]),
         version=str(meta["version"]),
         description=str(meta.get("description", "")),
+        title=str(meta.get("title") or meta.get("description") or meta["name"]),
         cell_patterns=patterns(msc.get("cell_patterns", []), "cell_patterns"),
         products=patterns(msc.get("products", []), "products"),
         not_cells=patterns(msc.get("not_cells", []), "not_cells"),

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import json
 import random
 import sys
@@ -51,6 +50,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from trialmap.paths import sha256_file
 
 GENERATOR_VERSION = 1
 FORMAT_PAGES = "ctgov-v2-api-pages"
@@ -224,8 +225,6 @@ def classic_to_v2(study: dict[str, Any]) -> dict[str, Any]:
 
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @functools.cache
@@ -247,7 +246,7 @@ def seed_pool() -> tuple[list[dict[str, Any]], dict[str, Any]]:
                    for r in recs)
 
     info = {
-        "v2_records": {"file": str(V2_SEED.relative_to(ROOT)), "sha256": _sha256(V2_SEED),
+        "v2_records": {"file": str(V2_SEED.relative_to(ROOT)), "sha256": sha256_file(V2_SEED),
                        "studies": len(v2), "sites": n_sites(v2),
                        "how": "API v2 records restricted to the fields of trialmap/data/ctgov_query.toml"},
         "classic_records": {"snapshot": snap.id, "file": str(tarball.relative_to(ROOT)),

@@ -30,7 +30,6 @@ every file, and its font sizes are the printed sizes. Draw at the final width wi
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -41,6 +40,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from trialmap.paths import sha256_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -264,7 +265,7 @@ def export_figure(
         target = stem.parent / file_name(stem.name, fmt, dpi, dpis[0] if dpis else 300)
         pixels = _atomic_write(target, writer)
         written.append(ExportedFile(
-            target, fmt, dpi, target.stat().st_size, _sha256(target), pixels,
+            target, fmt, dpi, target.stat().st_size, sha256_file(target), pixels,
             round(time.perf_counter() - t0, 3),
         ))
 
@@ -393,5 +394,3 @@ def _png_to_tiff(
     return rgb.size
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from trialmap.fetch import DEFAULT_API_URL, Client, fetch_full
+from trialmap.client import DEFAULT_API_URL, Client, fetch_full
 from trialmap.query import load_query, parse_query
 
 pytestmark = pytest.mark.live

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from trialmap.errors import ApiUnavailableError, SnapshotIntegrityError
-from trialmap.fetch import Client, fetch_changes, fetch_full
+from trialmap.client import Client, fetch_changes, fetch_full
 from trialmap.query import load_query
 from trialmap.refresh import build_parser, fetch_step, main, process, source_line
 from trialmap.snapshot import (

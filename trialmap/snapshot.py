@@ -308,7 +308,7 @@ def fetched_snapshot_id(run: Any) -> str:
 
 def write_fetched(raw_dir: Path, run: Any, base: Snapshot | None = None,
                   snapshot_id: str | None = None) -> Snapshot:
-    """Store a :class:`trialmap.fetch.FetchRun` as a new snapshot, every page exactly as received.
+    """Store a :class:`trialmap.client.FetchRun` as a new snapshot, every page exactly as received.
 
     A full fetch gives format ``ctgov-v2-api-pages``: ``page-0001.json`` ...
     An incremental fetch gives format ``ctgov-v2-api-pages-incremental`` and is

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     srv = _server()
-    from trialmap.fetch import Client, fetch_changes, fetch_full
+    from trialmap.client import Client, fetch_changes, fetch_full
     from trialmap.query import Query, load_query
 
     studies = json.loads(args.export.read_text(encoding="utf-8"))

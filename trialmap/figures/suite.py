@@ -1,17 +1,16 @@
-"""The set of figures the main command writes, and one call that draws and exports them all.
+"""The set of figures a run writes, and one call that draws and exports them all.
 
-:data:`FIGURES` is an ordered registry of :class:`FigureSpec`: a name (the file
-stem), a draw function ``draw(ctx, width) -> Axes`` that draws at the printed
-width, the numbers the figure shows (stored in its sidecar) and its legend
-text. :func:`write_figures` draws every registered figure at single- and
-double-column width and exports each with :func:`~trialmap.figures.export.export_figure`
-into ``<out>/figures/``: ``<name>.*`` is 183 mm wide, ``<name>_single.*`` 89 mm.
+:data:`DEFAULT_FIGURES` is a tuple of :class:`FigureSpec` values: a name (the
+file stem), a draw function ``draw(ctx, width) -> Axes`` that draws at the
+printed width, the numbers the figure shows (stored in its sidecar) and its
+legend text. :func:`write_figures` draws the chosen figures and exports each
+with :func:`~trialmap.figures.export.export_figure` into ``<out>/figures/``:
+``<name>.*`` is 183 mm wide, ``<name>_single.*`` 89 mm. The set is passed
+explicitly (``suite=``), so a notebook and the CLI write the same figures and
+nothing depends on import order::
 
-Adding a figure (a flow diagram, a site map...) is one :func:`register` call
-with an adapter from the run to the figure function; nothing else changes::
-
-    register(FigureSpec("flow", "Study selection", draw=lambda ctx, w: flow_diagram(
-        ctx.result.flow, width=w), data=lambda ctx: ctx.result.flow, caption=...))
+    mine = DEFAULT_FIGURES + (FigureSpec("my-map", "...", draw=..., data=..., caption=...),)
+    write_figures(run, "out/figures", run.provenance(), suite=mine)
 """
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from trialmap.credits import CTGOV_CREDIT, NE_CREDIT
 from trialmap.figures.export import JOURNAL_DPIS, JOURNAL_FORMATS, Export
+from trialmap.provenance import CTGOV_CREDIT, NE_CREDIT
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -153,15 +152,6 @@ class FigureSpec:
     widths: tuple[str, ...] = WIDTHS
 
 
-FIGURES: dict[str, FigureSpec] = {}
-
-
-def register(spec: FigureSpec) -> FigureSpec:
-    """Add ``spec`` to the suite (or replace the figure of the same name); return it."""
-    FIGURES[spec.name] = spec
-    return spec
-
-
 def write_figures(
     result: Any,
     out_dir: str | Path,
@@ -172,6 +162,7 @@ def write_figures(
     formats: Sequence[str] = JOURNAL_FORMATS,
     dpis: Sequence[int] = JOURNAL_DPIS,
     change_years: int = CHANGE_YEARS,
+    suite: Sequence[FigureSpec] | None = None,
 ) -> list[Export]:
     """Draw and export every figure of the suite into ``out_dir`` (usually ``<out>/figures``).
 
@@ -182,7 +173,9 @@ def write_figures(
     provenance
         The run's provenance record; embedded in every file and sidecar.
     names
-        Figures to write (default: all of :data:`FIGURES`, in order).
+        Figures to write (default: all of ``suite``, in order).
+    suite
+        The figure set (default :data:`DEFAULT_FIGURES`).
     widths
         Override each figure's widths (``"single"``, ``"double"``).
     formats, dpis
@@ -203,14 +196,11 @@ def write_figures(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = SuiteContext(result, provenance, change_years)
-    chosen = list(FIGURES) if names is None else list(names)
-    unknown = [n for n in chosen if n not in FIGURES]
-    if unknown:
-        msg = f"unknown figure(s) {unknown}; the suite has {list(FIGURES)}"
-        raise ValueError(msg)
+    suite = DEFAULT_FIGURES if suite is None else suite
+    chosen = figure_names(list(names) if names is not None else "all", suite)
     exports = []
     for name in chosen:
-        spec = FIGURES[name]
+        spec = _spec(name, suite)
         caption = spec.caption(ctx)
         data = spec.data(ctx)
         for width in widths or spec.widths:
@@ -333,22 +323,169 @@ def _change_caption(ctx: SuiteContext) -> str:
     )
 
 
-register(FigureSpec(
-    "figure1", "MSC trials in inflammatory and autoimmune disease by country",
-    draw=_figure1, data=lambda ctx: ctx.result.country_counts, caption=_figure1_caption,
-))
-register(FigureSpec(
-    "regions", "Trials per region", draw=_regions, data=lambda ctx: ctx.result.region_counts,
-    caption=_regions_caption,
-))
-register(FigureSpec(
-    "timeline", "Trials per year of study start, by leading country", draw=_timeline,
-    data=lambda ctx: ctx.yearly, caption=_timeline_caption,
-))
-register(FigureSpec(
-    "change", "Trials gained per country", draw=_change,
-    data=lambda ctx: ctx.change[0][ctx.change[0]["change"] != 0], caption=_change_caption,
-    tables=lambda ctx: {"change_trials.csv": ctx.change[1]},
-))
+def _sitemap_source_line(ctx: SuiteContext) -> str:
+    from trialmap.provenance import CTGOV_CREDIT, GEONAMES_CREDIT
 
-__all__ = ["FIGURES", "FigureSpec", "SuiteContext", "register", "source_line", "write_figures"]
+    used = set(ctx.result.tables.sites["geo_source"].dropna())
+    places = [CTGOV_CREDIT + " coordinates" if "registry" in used else None,
+              GEONAMES_CREDIT if "gazetteer" in used else None,
+              "user overrides" if "override" in used else None]
+    return (f"{ctx.source_line(boundaries=True)} Site coordinates: "
+            f"{', '.join(p for p in places if p) or 'none'}.")
+
+
+def _included_sites(ctx: SuiteContext) -> pd.DataFrame:
+    from trialmap.tables import isin
+
+    sites = ctx.result.tables.sites
+    return sites[isin(sites["nct_id"], ctx.result.included)]
+
+
+def _sitemap(region: str | None) -> Callable[[SuiteContext, str], Axes]:
+    def draw(ctx: SuiteContext, width: str) -> Axes:
+        from trialmap.figures import site_points, sitemap
+
+        sites = _included_sites(ctx)
+        zoom = f", {region}" if region else ""
+        return sitemap(
+            site_points(sites), ctx.world, ctx.result.country_counts, region=region,
+            n_country_only=int((sites["geo_precision"] == "country").sum()),
+            source_line=_sitemap_source_line(ctx),
+            title=f"Sites: {ctx.result.definition.title}{zoom} (n = {len(ctx.result.included)} trials)",
+        )
+
+    return draw
+
+
+def _flow(ctx: SuiteContext, width: str) -> Axes:
+    from trialmap.figures.flow import flow_diagram
+
+    return flow_diagram(ctx.result.flow, ctx.result.inclusion_log, source_line=ctx.source_line(),
+                        title=f"Study flow: {ctx.result.definition.title}")
+
+
+def _sitemap_spec(region: str | None, name: str) -> FigureSpec:
+    return FigureSpec(
+        name, f"Trial sites{': ' + region if region else ''}", draw=_sitemap(region),
+        data=lambda ctx: _included_sites(ctx)[
+            ["nct_id", "city", "state", "country", "lat", "lon", "geo_source", "geo_precision"]],
+        caption=lambda ctx: (
+            f"Sites of the {len(ctx.result.included)} included trials{' in ' + region if region else ''}; "
+            f"dot area proportional to trials per place. {_sitemap_source_line(ctx)}"
+        ),
+        widths=("double",),
+    )
+
+
+#: The figures of the suite, in the order a paper would show them. A value, not a
+#: registry: pass another tuple (e.g. ``DEFAULT_FIGURES + (my_spec,)``) to add figures.
+DEFAULT_FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "figure1", "Trials by country", draw=_figure1, data=lambda ctx: ctx.result.country_counts,
+        caption=_figure1_caption,
+    ),
+    _sitemap_spec(None, "sitemap"),
+    _sitemap_spec("Europe", "sitemap-europe"),
+    _sitemap_spec("East Asia", "sitemap-east-asia"),
+    FigureSpec(
+        "flow", "Study flow: records read to trials mapped (PRISMA-style)", draw=_flow,
+        data=lambda ctx: ctx.result.flow,
+        caption=lambda ctx: f"Study selection. {ctx.result.provenance().get('description', '')}",
+        widths=("double",),
+    ),
+    FigureSpec(
+        "regions", "Trials per region", draw=_regions, data=lambda ctx: ctx.result.region_counts,
+        caption=_regions_caption,
+    ),
+    FigureSpec(
+        "timeline", "Trials per year of study start, by leading country", draw=_timeline,
+        data=lambda ctx: ctx.yearly, caption=_timeline_caption,
+    ),
+    FigureSpec(
+        "change", "Trials gained per country", draw=_change,
+        data=lambda ctx: ctx.change[0][ctx.change[0]["change"] != 0], caption=_change_caption,
+        tables=lambda ctx: {"change_trials.csv": ctx.change[1]},
+    ),
+)
+
+
+def figure_names(figures: Sequence[str] | str, suite: Sequence[FigureSpec] = DEFAULT_FIGURES) -> list[str]:
+    """``"all"``, ``"figure1,flow"`` or a list of names -> figure names, in suite order.
+
+    Raises
+    ------
+    OutputError
+        For a name the suite does not have, or none at all.
+    """
+    from trialmap.errors import OutputError
+
+    known = [s.name for s in suite]
+    names = [n.strip() for n in (figures.split(",") if isinstance(figures, str) else figures) if n.strip()]
+    if not names:
+        msg = f"no figure named: give figures= (--figures) all or some of {', '.join(known)}"
+        raise OutputError(msg)
+    if "all" in names:
+        return known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        msg = f"unknown figure {unknown[0]!r}: choose figures= (--figures) from all, {', '.join(known)}"
+        raise OutputError(msg)
+    return [n for n in known if n in names]
+
+
+def _spec(name: str, suite: Sequence[FigureSpec]) -> FigureSpec:
+    figure_names([name], suite)
+    return next(s for s in suite if s.name == name)
+
+
+def draw(run: Any, name: str, width: str, provenance: Mapping[str, Any],
+         suite: Sequence[FigureSpec] = DEFAULT_FIGURES) -> Axes:
+    """Draw one figure of the suite for a run, at its printed width, with journal type sizes."""
+    import matplotlib as mpl
+
+    from trialmap.figures.export import journal_rc
+
+    with mpl.rc_context(journal_rc(width)):
+        return _spec(name, suite).draw(SuiteContext(run, provenance), width)
+
+
+def draw_figure1(run: Any, provenance: Mapping[str, Any], *, ax: Axes | None = None, **kw: Any) -> Axes:
+    """Figure 1 for a run as the suite draws it; ``ax`` and ``kw`` go to :func:`figure1`."""
+    if ax is None and not kw:
+        return draw(run, "figure1", "double", provenance)
+    from trialmap import countries
+    from trialmap.figures.worldmap import figure1
+
+    ctx = SuiteContext(run, provenance)
+    args: dict[str, Any] = {
+        "regions": _europe(ctx, countries.region_members("Europe")),
+        "source_line": ctx.source_line(boundaries=True), "value": ctx.rule.column, "unit": ctx.rule.unit,
+    }
+    return figure1(run.country_counts, ctx.world, ax=ax, **{**args, **kw})
+
+
+def export_one(run: Any, stem: str | Path, name: str, provenance: Mapping[str, Any], *,
+               width: str = "double", formats: Sequence[str] | None = None,
+               dpis: Sequence[int] | None = None, suite: Sequence[FigureSpec] = DEFAULT_FIGURES) -> Export:
+    """Draw one figure and export it in journal formats with its caption, data and provenance."""
+    import matplotlib.pyplot as plt
+
+    from trialmap.figures.export import export_figure
+
+    spec = _spec(name, suite)
+    ctx = SuiteContext(run, provenance)
+    ax = draw(run, name, width, provenance, suite)
+    try:
+        return export_figure(
+            ax.figure, stem, provenance, title=spec.title, source_line=_drawn_source_line(ax.figure),
+            caption=spec.caption(ctx), data=spec.data(ctx), formats=formats or JOURNAL_FORMATS,
+            dpis=dpis or JOURNAL_DPIS,
+        )
+    finally:
+        plt.close(ax.figure)
+
+
+__all__ = [
+    "DEFAULT_FIGURES", "FigureSpec", "SuiteContext", "draw", "draw_figure1", "export_one",
+    "figure_names", "source_line", "write_figures",
+]

@@ -55,9 +55,9 @@ def definition():
 
 @pytest.fixture(scope="session")
 def result(bundled_snapshot, definition):
-    from trialmap.refresh import process
+    from trialmap import pipeline
 
-    return process(bundled_snapshot, definition)
+    return pipeline.run(bundled_snapshot, definition)
 
 
 @pytest.fixture(scope="session")

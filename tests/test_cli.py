@@ -60,15 +60,21 @@ def test_main_command_writes_tables_figures_and_provenance(run):
     assert prov["flow"]["with_mapped_country"] == flow["with_mapped_country"] == len(
         pd.read_csv(out / "studies.csv")
     )
-    assert f"mapped to a country {flow['with_mapped_country']}" in proc.stdout
+    assert f"with mapped country {flow['with_mapped_country']}" in proc.stdout
     assert not list(out.parent.glob(".tmp-*"))
 
 
 def test_figures_all_writes_the_figure_suite_and_methods(data_dir, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(data_dir / "raw", data / "raw")
+    assert main(["--data-dir", str(data), "-q"]) == 0
     assert main(["--data-dir", str(data), "--figures", "all", "-q"]) == 0
-    out = data / "processed" / BUNDLED_ID
+    assert main(["--data-dir", str(data), "-q"]) == 0
+    # The figure options are part of the folder's identity: a plain run after
+    # --figures all never deletes what it wrote (and vice versa).
+    plain = data / "processed" / BUNDLED_ID
+    assert sorted(p.name for p in (plain / "figures").iterdir()) == ["figure1.json", "figure1.pdf", "figure1.png"]
+    out = data / "processed" / f"{BUNDLED_ID}_figures-all"
     prov = json.loads((out / "provenance.json").read_text())
     # PDF + 300 dpi PNG + sidecar for every figure of the suite, at 183 mm.
     # (--journal adds SVG, TIFF and 600 dpi at both widths: see test_figures_suite.)
@@ -107,8 +113,15 @@ def test_missing_snapshot_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert main(["--data-dir", str(tmp_path), "--snapshot", "nope", "-q"]) == 1
     assert "snapshot 'nope' not found" in _one_line_error(capsys)
     assert not (tmp_path / "processed").exists()
-    assert main(["--data-dir", str(tmp_path / "empty"), "-q"]) == 1
-    assert "no snapshot in" in _one_line_error(capsys)
+
+def test_an_empty_data_dir_runs_the_bundled_snapshot(tmp_path, capsys):
+    # A pip-installed trialmap used outside the checkout has the bundled real snapshot.
+    empty = tmp_path / "empty"
+    assert main(["--data-dir", str(empty), "--offline"]) == 0
+    captured = capsys.readouterr()
+    assert f"processing local snapshot {BUNDLED_ID}" in captured.err
+    assert (empty / "processed" / BUNDLED_ID / "figures" / "figure1.pdf").is_file()
+    assert not (empty / "raw").exists()  # nothing copied: the bundled files are read in place
 
 
 def test_corrupted_snapshot_fails_and_leaves_earlier_outputs_untouched(run, tmp_path, capsys):

@@ -14,12 +14,11 @@ import shutil
 
 import pytest
 
-from trialmap import aggregate, countries
+from trialmap import aggregate, countries, pipeline
 from trialmap.__main__ import main as trialmap_main
 from trialmap.errors import SnapshotIntegrityError, SourceFormatError
 from trialmap.figures.suite import SuiteContext
 from trialmap.figures.worldmap import caption
-from trialmap.refresh import process
 from trialmap.snapshot import list_snapshots, verify_snapshot
 from trialmap.sources import website_csv
 
@@ -31,7 +30,7 @@ CLASSIC_CSV = ROOT / "tests" / "data" / "ctgov" / "website-search-results-mesenc
 def test_counting_removed_countries_loses_no_in_scope_trial(bundled_snapshot, definition):
     # Real case: NCT04073472 is in scope, lists no site, and has removed countries.
     rule = aggregate.CountingRule(removed_countries=True)
-    r = process(bundled_snapshot, definition, rule=rule)
+    r = pipeline.run(bundled_snapshot, definition, rule=rule)
     in_scope = r.flow.set_index("step").at["in_scope", "n_remaining"]
     placed = r.country_counts["trial_share"].sum()
     assert placed + r.no_location["n_trials"].iloc[0] == pytest.approx(in_scope)
@@ -96,7 +95,7 @@ def test_trialmap_refresh_accepts_data_dir_before_the_subcommand(tmp_path):
 
 
 def test_caption_and_europe_call_out_follow_the_counting_rule(bundled_snapshot, definition):
-    r = process(bundled_snapshot, definition, rule=aggregate.CountingRule("sites"))
+    r = pipeline.run(bundled_snapshot, definition, rule=aggregate.CountingRule("sites"))
     ctx = SuiteContext(r, {"source_line": "x"})
     europe = r.region_counts.set_index("region").at["Europe", "n_sites"]
     text = caption(r.country_counts, n_trials=len(r.included), data_date=r.data_date,

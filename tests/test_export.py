@@ -14,20 +14,19 @@ from pypdf import PdfReader
 
 from trialmap.figures import export_figure, journal_figure, regions_bar
 from trialmap.figures.export import PROVENANCE_KEY, file_name
-from trialmap.refresh import _provenance, source_line
 
 MM_PER_PT = 25.4 / 72
 
 
 @pytest.fixture(scope="module")
 def provenance(result):
-    return _provenance(result, ["--data-dir", "data"])
+    return result.provenance(["--data-dir", "data"])
 
 
 @pytest.fixture(scope="module")
 def exported(result, provenance, tmp_path_factory):
     out = tmp_path_factory.mktemp("export")
-    ax = regions_bar(result.region_counts, source_line=source_line(result), width="single")
+    ax = regions_bar(result.region_counts, source_line=result.source_line(), width="single")
     try:
         e = export_figure(ax.figure, out / "regions", provenance, title="Trials per region",
                           source_line="Data: ClinicalTrials.gov", caption="Legend text.",

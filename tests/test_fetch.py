@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from trialmap.errors import ApiResponseError, ApiUnavailableError, QueryError, TooManyStudiesError
 from trialmap.client import USER_AGENT, Client, fetch_full
+from trialmap.errors import ApiResponseError, ApiUnavailableError, QueryError, TooManyStudiesError
 from trialmap.query import STUDIES_PARAMETERS, load_query, parse_query
 
 from .conftest import closed_port_url

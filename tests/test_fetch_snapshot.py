@@ -22,10 +22,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from trialmap.errors import ApiUnavailableError, SnapshotIntegrityError
+from trialmap import pipeline
 from trialmap.client import Client, fetch_changes, fetch_full
+from trialmap.errors import ApiUnavailableError, SnapshotIntegrityError
 from trialmap.query import load_query
-from trialmap.refresh import build_parser, fetch_step, main, process, source_line
+from trialmap.refresh import build_parser, fetch_step, main
 from trialmap.snapshot import (
     FORMAT_INCREMENTAL,
     FORMAT_PAGES,
@@ -141,7 +142,7 @@ def test_fields_limited_records_give_the_same_tables_and_results_as_full_records
     # ... and every later stage (study set, geocoding, counts) on a processed snapshot.
     snaps = {}
     for name, path in (("full", full), ("limited", limited)):
-        snaps[name] = process(
+        snaps[name] = pipeline.run(
             _export_snapshot(tmp_path / name, path), definition
         )
     a, b = snaps["full"], snaps["limited"]
@@ -274,7 +275,7 @@ def test_cli_falls_back_to_the_newest_local_snapshot_when_the_api_is_unreachable
     out = capsys.readouterr()
     line = _one_line(out.err)
     assert line.startswith(f"trialmap: cannot reach the ClinicalTrials.gov API at {url}")
-    assert line.endswith(f"processing the newest local snapshot {BUNDLED_ID} instead")
+    assert line.endswith(f"processing the local snapshot {BUNDLED_ID} instead")
     assert "not fetched: the API could not be reached" in out.out
     assert sorted(p.name for p in (data_dir / "raw").iterdir()) == [BUNDLED_ID]
     prov = json.loads((data_dir / "processed" / BUNDLED_ID / "provenance.json").read_text())
@@ -288,8 +289,8 @@ def test_the_figure_source_line_says_when_a_fallback_snapshot_was_used(result):
 
     info = {"fallback": True, "attempted_utc": "2026-01-05T10:00:00+00:00"}
     fallback = dataclasses.replace(result, fetch=info)
-    assert "could not be reached on 2026-01-05" in source_line(fallback)
-    assert "could not be reached" not in source_line(result)
+    assert "API unreachable on 2026-01-05" in fallback.source_line()
+    assert "unreachable" not in result.source_line()
 
 
 def test_cli_require_fresh_makes_an_unreachable_api_an_error(data_dir, capsys):
@@ -300,10 +301,10 @@ def test_cli_require_fresh_makes_an_unreachable_api_an_error(data_dir, capsys):
     assert sorted(p.name for p in (data_dir / "raw").iterdir()) == [BUNDLED_ID]
 
 
-def test_cli_with_no_api_and_no_local_snapshot_says_both_in_one_line(tmp_path, capsys):
-    assert main(["--data-dir", str(tmp_path), "--api-url", closed_port_url()]) == 1
+def test_cli_with_no_api_and_no_local_snapshot_falls_back_to_the_bundled_one(tmp_path, capsys):
+    assert main(["--data-dir", str(tmp_path), "--api-url", closed_port_url()]) == 0
     line = _one_line(capsys.readouterr().err)
-    assert "cannot reach the ClinicalTrials.gov API" in line and "no snapshot in" in line
+    assert "cannot reach the ClinicalTrials.gov API" in line and f"local snapshot {BUNDLED_ID}" in line
 
 
 def test_cli_protocol_errors_are_one_line_errors_not_fallbacks(data_dir, capsys):

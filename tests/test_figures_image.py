@@ -17,8 +17,7 @@ import matplotlib.pyplot as plt
 from matplotlib.testing.compare import compare_images
 
 from trialmap.figures.export import journal_rc
-from trialmap.figures.suite import FIGURES, SuiteContext
-from trialmap.refresh import _provenance
+from trialmap.figures.suite import DEFAULT_FIGURES, SuiteContext
 
 from .conftest import ROOT
 
@@ -32,9 +31,9 @@ TOLERANCE = 1.0
 
 
 def draw_readme_figure(result, path):
-    ctx = SuiteContext(result, _provenance(result, []))
+    ctx = SuiteContext(result, result.provenance([]))
     with mpl.rc_context(journal_rc("double")):
-        ax = FIGURES["figure1"].draw(ctx, "double")
+        ax = next(f for f in DEFAULT_FIGURES if f.name == "figure1").draw(ctx, "double")
     try:
         ax.figure.savefig(path, dpi=DPI, metadata={"Software": None})
     finally:

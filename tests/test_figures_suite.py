@@ -29,10 +29,10 @@ from trialmap.figures import (
 )
 from trialmap.figures.change import change_colors
 from trialmap.figures.export import PROVENANCE_KEY
-from trialmap.figures.suite import FIGURES, FigureSpec, register, write_figures
+from trialmap.errors import OutputError
+from trialmap.figures.suite import DEFAULT_FIGURES, FigureSpec, write_figures
 from trialmap.figures.timeline import ALL
 from trialmap.methods import methods_markdown
-from trialmap.refresh import _provenance
 
 from .test_figures import by_gid
 
@@ -193,7 +193,7 @@ def suite(result, tmp_path_factory):
     """The whole suite at both widths; PDF and 300 dpi PNG only to keep the test fast (every
     format is read back in test_export.py, and the main command's full set in test_cli.py)."""
     out = tmp_path_factory.mktemp("figures")
-    exports = write_figures(result, out, _provenance(result, ["--data-dir", "x"]), formats=("pdf", "png"),
+    exports = write_figures(result, out, result.provenance(["--data-dir", "x"]), formats=("pdf", "png"),
                             dpis=(300,))
     return out, exports
 
@@ -201,7 +201,7 @@ def suite(result, tmp_path_factory):
 def test_suite_writes_every_figure_at_both_widths(suite):
     figs, exports = suite
     assert [e.sidecar.name for e in exports] == [
-        f"{n}{'' if w == 'double' else '_' + w}.json" for n, spec in FIGURES.items() for w in spec.widths]
+        f"{n}{'' if w == 'double' else '_' + w}.json" for spec in DEFAULT_FIGURES for n in [spec.name] for w in spec.widths]
     for name in ("figure1", "regions", "timeline", "change"):
         for stem, width in ((name, 183.0), (f"{name}_single", 89.0)):
             side = json.loads((figs / f"{stem}.json").read_text())
@@ -252,24 +252,23 @@ def test_methods_text_states_the_runs_numbers_and_figure_legends(suite, result):
     assert "figure1_single" not in text
 
 
-def test_a_registered_figure_is_drawn_and_exported_with_the_suite(result, tmp_path):
-    # The extension point other figures (flow diagram, site map) plug into.
+def test_a_figure_added_to_the_set_is_drawn_and_exported_and_the_default_set_is_unchanged(result, tmp_path):
+    # The extension point: the figure set is a value passed explicitly, not a registry.
     def draw(ctx, width):
         _, ax = plt.subplots(figsize=(89 / 25.4, 40 / 25.4), layout="constrained")
         flow = ctx.result.flow
         ax.barh(flow["step"], flow["n_remaining"], gid="flow-bars")
         return ax
 
-    spec = register(FigureSpec("flow_test", "Flow", draw=draw, data=lambda ctx: ctx.result.flow,
-                               caption=lambda ctx: "Records remaining per step.", widths=("single",)))
-    try:
-        (e,) = write_figures(result, tmp_path, _provenance(result, []), names=["flow_test"],
-                             formats=("pdf",))
-        assert e.files[0].path == tmp_path / "flow_test_single.pdf"
-        rows = json.loads(e.sidecar.read_text())["data"]["records"]
-        assert rows[0] == {"step": "records_read", "n_remaining": 1783, "n_excluded": 0}
-        assert e.record["figure"]["caption"] == "Records remaining per step."
-        with pytest.raises(ValueError, match="unknown figure"):
-            write_figures(result, tmp_path, {}, names=["nope"])
-    finally:
-        FIGURES.pop(spec.name)
+    spec = FigureSpec("flow_test", "Flow", draw=draw, data=lambda ctx: ctx.result.flow,
+                      caption=lambda ctx: "Records remaining per step.", widths=("single",))
+    mine = (*DEFAULT_FIGURES, spec)
+    (e,) = write_figures(result, tmp_path, result.provenance([]), names=["flow_test"],
+                         formats=("pdf",), suite=mine)
+    assert e.files[0].path == tmp_path / "flow_test_single.pdf"
+    rows = json.loads(e.sidecar.read_text())["data"]["records"]
+    assert rows[0] == {"step": "records_read", "n_remaining": 1783, "n_excluded": 0}
+    assert e.record["figure"]["caption"] == "Records remaining per step."
+    with pytest.raises(OutputError, match="unknown figure 'flow_test'"):
+        write_figures(result, tmp_path, {}, names=["flow_test"])
+    assert "flow_test" not in [f.name for f in DEFAULT_FIGURES]

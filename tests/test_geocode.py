@@ -204,7 +204,7 @@ def test_accuracy_against_the_registry_points(gaz, points):
 
 
 def test_refresh_honours_overrides_and_records_them(tmp_path, definition):
-    from trialmap.refresh import process, write_outputs
+    from trialmap import outputs, pipeline
     from trialmap.snapshot import open_snapshot
 
     snap = open_snapshot(BUNDLED_ID, RAW)
@@ -212,14 +212,14 @@ def test_refresh_honours_overrides_and_records_them(tmp_path, definition):
     # real unmatched keys of the bundled snapshot (see geo_unmatched.csv)
     ov.write_text("city,state,country,lat,lon\nTel Hashomer,,Israel,32.046,34.843\n"
                   "Haine St Paul,Hainaut,Belgium,50.46,4.18\n")
-    result = process(snap, definition, overrides=ov)
+    result = pipeline.run(snap, definition, overrides=ov)
     sites = result.tables.sites
     placed = sites[sites["geo_source"] == "override"]
     assert set(placed["city"]) == {"Tel Hashomer", "Haine St Paul"}
     assert (placed["geo_precision"] == "city").all()
     assert result.geocoding["overrides"]["sites_placed"] == len(placed)
     assert not result.geo_unmatched["city"].isin(["Tel Hashomer", "Haine St Paul"]).any()
-    out = write_outputs(result, tmp_path / "processed", ["--overrides", str(ov)],
+    out = outputs.write(result, tmp_path / "processed", argv=["--overrides", str(ov)],
                         figures=["sitemap", "sitemap-europe", "sitemap-east-asia"])
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["geocoding"]["overrides"]["sha256"] == result.geocoding["overrides"]["sha256"]
@@ -237,18 +237,19 @@ def test_sitemap_draws_one_dot_per_place_sized_by_trials(result):
     import matplotlib.pyplot as plt
 
     from trialmap.figures import site_points, sitemap
-    from trialmap.refresh import sitemap_source_line
 
     sites = result.tables.sites[result.tables.sites["nct_id"].isin(set(result.included))]
     pts = site_points(sites)
     assert pts["n_trials"].is_monotonic_decreasing and pts["n_trials"].iloc[0] > 1
     world = boundaries.load_world()
-    ax = sitemap(pts, world, result.country_counts, source_line=sitemap_source_line(result))
+    ax = sitemap(pts, world, result.country_counts, source_line=result.source_line())
     dots = next(c for c in ax.collections if c.get_gid() == "sites")
     assert len(dots.get_offsets()) == len(pts)
     sizes = dots.get_sizes()
     assert sizes.max() > sizes.min()  # bigger dot, more trials
-    src = next(t for t in ax.texts if t.get_gid() == "source-line").get_text()
+    plt.close(ax.figure)
+    ax = result.figure("sitemap")  # the run's site map credits the coordinates it used
+    src = next(t for t in [*ax.texts, *ax.figure.texts] if t.get_gid() == "source-line").get_text()
     assert "GeoNames" in src and "CC BY 4.0" in src and "Natural Earth" in src
     world_width = np.diff(ax.get_xlim())[0]
     plt.close(ax.figure)

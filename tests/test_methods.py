@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from trialmap.methods import methods_markdown
-from trialmap.refresh import _provenance
 
 
 def test_bundled_snapshot_says_where_it_came_from(result):
-    text = methods_markdown(result.snapshot.manifest, _provenance(result, []))
+    text = methods_markdown(result.snapshot.manifest, result.provenance([]))
     assert "not fetched by trialmap but obtained from github.com/jesnyder/meta_map" in text
     assert "through the classic API (retired June 2024) (`GET https://clinicaltrials.gov/api/query/" in text
     assert '"msc-derived exosome" (1 record)' in text  # singular
@@ -25,7 +24,7 @@ def test_fetched_snapshot_states_query_and_fetch_date_and_unknown_steps(result):
         "fetched_utc": "2025-03-05T10:00:00+00:00",
         "record_count": 1500,
     }
-    prov = _provenance(result, ["--as-of", "2024-01-01"])
+    prov = result.provenance(["--as-of", "2024-01-01"])
     prov["flow"] = {"records_read": 1500, "as_of": 1400, "with_mapped_country": 300}
     text = methods_markdown(manifest, prov)
     assert "fetched by trialmap on 2025-03-05T10:00:00+00:00" in text

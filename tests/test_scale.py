@@ -12,9 +12,8 @@ import json
 import pandas as pd
 import pytest
 
-from trialmap import aggregate
+from trialmap import aggregate, pipeline
 from trialmap.bench import scale
-from trialmap.refresh import process
 from trialmap.snapshot import verify_snapshot, write_snapshot
 from trialmap.sources import classic, read_snapshot, v2
 
@@ -106,12 +105,12 @@ def test_a_page_read_twice_gives_each_study_once_in_its_first_place(generated):
 
 def test_processing_the_whole_snapshot_equals_processing_its_pages_and_adding_up(generated, tmp_path,
                                                                                   definition):
-    whole = process(generated, definition)
+    whole = pipeline.run(generated, definition)
     batches = []
     for k, page in enumerate(_pages(generated)):
         snap = write_snapshot(tmp_path, f"batch-{k}", [(page.name, page)],
                               {**generated.manifest, "pages": [page.name]})
-        batches.append(process(snap, definition))
+        batches.append(pipeline.run(snap, definition))
     for attr in ("inclusion_log", "categories"):
         pd.testing.assert_frame_equal(
             getattr(whole, attr), pd.concat([getattr(b, attr) for b in batches], ignore_index=True), obj=attr

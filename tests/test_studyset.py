@@ -7,8 +7,8 @@ import dataclasses
 import pandas as pd
 import pytest
 
+from trialmap import pipeline
 from trialmap.errors import DefinitionError
-from trialmap.refresh import process
 from trialmap.studyset import STEPS, flow_counts, load_definition, parse_definition, select
 
 # Each was read by hand in the raw JSON (title, interventions, conditions, MeSH).
@@ -104,10 +104,10 @@ def test_every_mesh_id_of_the_default_definition_occurs_in_the_real_records(tabl
 
 def test_switching_osteoarthritis_on_brings_osteoarthritis_trials_in(bundled_snapshot, definition):
     on = dataclasses.replace(definition, switches={**definition.switches, "osteoarthritis": True})
-    result = process(bundled_snapshot, on)
+    result = pipeline.run(bundled_snapshot, on)
     log = result.inclusion_log.set_index("nct_id")
     assert log.at["NCT01453738", "included"]
-    default = process(bundled_snapshot, definition)
+    default = pipeline.run(bundled_snapshot, definition)
     assert log["included"].sum() > default.inclusion_log["included"].sum()
 
 
@@ -246,9 +246,8 @@ def test_classify_match_modes(tables, definition, match):
 def test_flow_diagram_draws_every_step_with_its_count(result):
     import matplotlib.pyplot as plt
 
-    from trialmap.refresh import draw_flow
 
-    ax = draw_flow(result)
+    ax = result.figure("flow")
     try:
         texts = {t.get_gid(): t.get_text() for t in ax.texts if t.get_gid()}
         for row in result.flow.itertuples():
@@ -256,6 +255,6 @@ def test_flow_diagram_draws_every_step_with_its_count(result):
             if row.n_excluded:
                 assert texts[f"flow-excluded-{row.step}"].startswith(f"Excluded: n = {row.n_excluded:,}")
         assert "sample collection only" in texts["flow-excluded-msc_confirmed"]
-        assert "msc-inflammatory-autoimmune v2" in texts["source-line"]
+        assert "ctgov-classic-2022-01-21" in texts["source-line"]
     finally:
         plt.close(ax.figure)

@@ -215,7 +215,7 @@ def fetch_step(args: argparse.Namespace, data_dir: Path, client: Any = None) -> 
         if bar is not None:
             bar.close()
     f = snap.manifest.get("fetch", {})
-    info.update(fetched=True, snapshot_id=snap.id, requests=f.get("requests"), bytes=f.get("bytes"),
+    info.update(fetched=True, snapshot_id=snap.id, requests=f.get("requests"), bytes=f.get("bytes_received"),
                 api_url=snap.manifest.get("source", {}).get("api_url", url),
                 base_snapshot=(snap.manifest.get("incremental") or {}).get("base", {}).get("snapshot_id"))
     _say(args, f"trialmap: fetched {snap.manifest['record_count']} studies into snapshot {snap.id} "
@@ -270,10 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise OutputError(msg)
         run = pipeline.run(snap, definition, rule=rule, as_of=args.as_of, overrides=args.overrides,
                            fetch=info)
-        if len(run.included) == 0:
-            msg = (f"no trial is left to map ({run.definition.label}"
-                   f"{', as of ' + args.as_of if args.as_of else ''}, snapshot {snap.id}); nothing written")
-            raise OutputError(msg)
+        if len(run.included) == 0 and not args.quiet:
+            print(f"trialmap: warning: no trial is left to map ({run.definition.label}"  # noqa: T201
+                  f"{', as of ' + args.as_of if args.as_of else ''}, snapshot {snap.id}): the map is empty",
+                  file=sys.stderr)
         out = run.write(data_dir / "processed", figures=args.figures, journal=args.journal, argv=argv)
     except TrialmapError as exc:
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201

@@ -18,8 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    from trialmap import pipeline
     from trialmap.figures.suite import write_figures
-    from trialmap.refresh import _provenance, process
     from trialmap.snapshot import open_snapshot
     from trialmap.studyset import load_definition
 
@@ -29,11 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     t0 = time.perf_counter()
-    result = process(open_snapshot(args.snapshot, args.data_dir / "raw"), load_definition())
+    result = pipeline.run(open_snapshot(args.snapshot, args.data_dir / "raw"), load_definition())
     t_process = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        exports = write_figures(result, Path(tmp), _provenance(result, []))
+        exports = write_figures(result, Path(tmp), result.provenance([]))
         t_suite = time.perf_counter() - t0
         print(f"{'file':32} {'format':6} {'dpi':>4} {'pixels':>11} {'KB':>7} {'s':>6}")  # noqa: T201
         n_bytes = 0

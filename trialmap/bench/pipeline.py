@@ -132,7 +132,7 @@ def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> d
     from trialmap import aggregate, boundaries, countries, gazetteer, geocode, studyset
     from trialmap.bench import scale
     from trialmap.figures.export import export_figure, journal_rc
-    from trialmap.refresh import Result, _provenance, draw_figure1
+    from trialmap.refresh import Result
     from trialmap.snapshot import _remove_tree, open_snapshot
     from trialmap.sources import read_snapshot
 
@@ -198,9 +198,9 @@ def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> d
         def figure_stage():
             with tempfile.TemporaryDirectory() as tmp:
                 with matplotlib.rc_context(journal_rc("double")):
-                    ax = draw_figure1(result)
+                    ax = result.figure1()
                 try:
-                    export_figure(ax.figure, Path(tmp) / "figure1", _provenance(result, []),
+                    export_figure(ax.figure, Path(tmp) / "figure1", result.provenance([]),
                                   formats=("pdf", "png"), dpis=(300,))
                 finally:
                     plt.close(ax.figure)

@@ -138,7 +138,7 @@ def methods_markdown(
     versions = ", ".join(
         f"{k} {v}" for k, v in (("Python", env.get("python")), ("pandas", env.get("pandas"))) if v
     )
-    command = " ".join(provenance.get("command_line", []))
+    command = " ".join(provenance.get("command_line") or [])
 
     lines = [
         "# Methods: trial data, study selection and counting",

@@ -70,3 +70,12 @@ def raw_records() -> dict[str, dict]:
                 study = json.load(tar.extractfile(member))
                 out[study["ProtocolSection"]["IdentificationModule"]["NCTId"]] = study
     return out
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Every test leaves no matplotlib figure open (as geopandas' tests do)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -73,7 +73,8 @@ def test_figures_all_writes_the_figure_suite_and_methods(data_dir, tmp_path):
     # The figure options are part of the folder's identity: a plain run after
     # --figures all never deletes what it wrote (and vice versa).
     plain = data / "processed" / BUNDLED_ID
-    assert sorted(p.name for p in (plain / "figures").iterdir()) == ["figure1.json", "figure1.pdf", "figure1.png"]
+    written = sorted(p.name for p in (plain / "figures").iterdir())
+    assert written == ["figure1.json", "figure1.pdf", "figure1.png"]
     out = data / "processed" / f"{BUNDLED_ID}_figures-all"
     prov = json.loads((out / "provenance.json").read_text())
     # PDF + 300 dpi PNG + sidecar for every figure of the suite, at 183 mm.

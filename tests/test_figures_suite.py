@@ -17,6 +17,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from trialmap import aggregate, boundaries, countries
+from trialmap.errors import OutputError
 from trialmap.figures import (
     change_map,
     compare_runs,
@@ -29,7 +30,6 @@ from trialmap.figures import (
 )
 from trialmap.figures.change import change_colors
 from trialmap.figures.export import PROVENANCE_KEY
-from trialmap.errors import OutputError
 from trialmap.figures.suite import DEFAULT_FIGURES, FigureSpec, write_figures
 from trialmap.figures.timeline import ALL
 from trialmap.methods import methods_markdown
@@ -201,7 +201,7 @@ def suite(result, tmp_path_factory):
 def test_suite_writes_every_figure_at_both_widths(suite):
     figs, exports = suite
     assert [e.sidecar.name for e in exports] == [
-        f"{n}{'' if w == 'double' else '_' + w}.json" for spec in DEFAULT_FIGURES for n in [spec.name] for w in spec.widths]
+        f"{spec.name}{'' if w == 'double' else '_' + w}.json" for spec in DEFAULT_FIGURES for w in spec.widths]
     for name in ("figure1", "regions", "timeline", "change"):
         for stem, width in ((name, 183.0), (f"{name}_single", 89.0)):
             side = json.loads((figs / f"{stem}.json").read_text())

@@ -122,5 +122,6 @@ def test_two_first_runs_racing_into_one_folder_both_end_cleanly(tmp_path):
 
 def test_output_folder_name_keeps_figure_options_apart(result):
     assert outputs.output_folder_name(result, ["figure1"], False) == BUNDLED_ID
-    assert outputs.output_folder_name(result, ["figure1", "flow"], False) == f"{BUNDLED_ID}_figures-figure1+flow"
+    two = outputs.output_folder_name(result, ["figure1", "flow"], False)
+    assert two == f"{BUNDLED_ID}_figures-figure1+flow"
     assert outputs.output_folder_name(result, ["figure1"], True) == f"{BUNDLED_ID}_journal"

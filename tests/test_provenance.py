@@ -18,7 +18,8 @@ def test_source_line_is_one_short_line_with_source_date_and_snapshot(result):
     assert "\n" not in line and len(line) < 130
     assert line == (f"Data: ClinicalTrials.gov (U.S. National Library of Medicine), registry data date "
                     f"2022-01-21, snapshot {BUNDLED_ID}.")
-    assert provenance.source_line(result, boundaries=True).endswith("Boundaries: Natural Earth (public domain).")
+    maps = provenance.source_line(result, boundaries=True)
+    assert maps.endswith("Boundaries: Natural Earth (public domain).")
     replay = dataclasses.replace(result, as_of="2018-06-14")
     assert provenance.source_line(replay).endswith("As of 2018-06-14.")
 

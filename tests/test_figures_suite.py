@@ -201,7 +201,8 @@ def suite(result, tmp_path_factory):
 def test_suite_writes_every_figure_at_both_widths(suite):
     figs, exports = suite
     assert [e.sidecar.name for e in exports] == [
-        f"{spec.name}{'' if w == 'double' else '_' + w}.json" for spec in DEFAULT_FIGURES for w in spec.widths]
+        f"{spec.name}{'' if w == 'double' else '_' + w}.json"
+        for spec in DEFAULT_FIGURES for w in spec.widths]
     for name in ("figure1", "regions", "timeline", "change"):
         for stem, width in ((name, 183.0), (f"{name}_single", 89.0)):
             side = json.loads((figs / f"{stem}.json").read_text())

@@ -1,4 +1,4 @@
-"""trialmap: where do clinical trials of a therapy take place?
+"""trialmap: where do clinical trials of a therapy take place.
 
 ClinicalTrials.gov snapshots -> canonical tables -> study set -> geocoded sites
 -> counts per country and region -> publication-ready figures. In a notebook::

@@ -1,4 +1,4 @@
-"""Where trialmap keeps its data, and the one file-hash helper.
+r"""Where trialmap keeps its data, and the one file-hash helper.
 
 The data directory holds ``raw/`` (immutable snapshots) and ``processed/``
 (outputs). It is, in order of precedence: the ``data_dir=`` argument (CLI

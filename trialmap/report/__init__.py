@@ -414,11 +414,12 @@ def page_data(run, shapes: MapShapes) -> dict[str, Any]:
 
 
 def _describe(rule, name: str) -> str:
-    """The run's rule (its switches) described under another rule name."""
+    """The run's rule (its switches) described under another rule name, as a sentence."""
     try:
-        return dataclasses.replace(rule, name=name).describe()
+        text = dataclasses.replace(rule, name=name).describe()
     except (TypeError, ValueError):  # not a dataclass: fall back to the run's own text
-        return rule.describe() if rule.name == name else name
+        text = rule.describe() if rule.name == name else name
+    return text[:1].upper() + text[1:]
 
 
 # ---------------------------------------------------------------------------
@@ -743,10 +744,10 @@ def _all_trials_table(run, data: Mapping[str, Any], names: Mapping[str, str]) ->
         rows.append(
             f'<tr><th scope="row" data-v="{esc(nct)}"><a href="{STUDY_URL}{esc(nct)}" target="_blank" '
             f'rel="noopener noreferrer">{esc(nct)}</a></th>'
-            f'<td data-label="Title">{esc(t["title"])}</td>'
-            f'<td data-label="Phase">{esc(t["phase"])}</td>'
-            f'<td data-label="Status">{esc(t["status"])}</td>'
-            f'<td data-label="Start" class="num" data-v="{"" if start is None else start}">'
+            f'<td data-label="Title" class="title">{esc(t["title"])}</td>'
+            f'<td data-label="Phase" class="meta">{esc(t["phase"])}</td>'
+            f'<td data-label="Status" class="meta">{esc(t["status"])}</td>'
+            f'<td data-label="Start" class="num meta" data-v="{"" if start is None else start}">'
             f'{"" if start is None else start}</td>'
             f'<td data-label="Categories">{esc("; ".join(t["categories"]))}</td>'
             f'<td data-label="Countries">{esc(", ".join(sorted(where.get(nct, []))))}</td></tr>'

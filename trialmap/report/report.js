@@ -28,6 +28,10 @@
       : v.toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   }
 
+  function share(v) {
+    return Number(v).toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  }
+
   function plural(n, word) { return fmt(n) + " " + word + (Number(n) === 1 ? "" : "s"); }
 
   function numbers(shape) {
@@ -50,7 +54,7 @@
     tip.appendChild(el("span", { "class": "tip-sites" }, plural(n.sites, "site")));
     if (n.trials > 0) {
       tip.appendChild(el("br"));
-      tip.appendChild(el("span", { "class": "tip-share" }, "fractional share " + fmt(n.share)));
+      tip.appendChild(el("span", { "class": "tip-share" }, "fractional share " + share(n.share)));
     }
     tip.hidden = false;
     var box = wrap.getBoundingClientRect();
@@ -117,9 +121,9 @@
         rel: "noopener noreferrer" }, nct));
       row.appendChild(th);
       row.appendChild(el("td", { "data-label": "Title", "class": "title" }, t.title || ""));
-      row.appendChild(el("td", { "data-label": "Phase" }, t.phase || "—"));
-      row.appendChild(el("td", { "data-label": "Status" }, t.status || "—"));
-      row.appendChild(el("td", { "data-label": "Start", "class": "num" }, t.start === null ? "—" : t.start));
+      row.appendChild(el("td", { "data-label": "Phase", "class": "meta" }, t.phase || "—"));
+      row.appendChild(el("td", { "data-label": "Status", "class": "meta" }, t.status || "—"));
+      row.appendChild(el("td", { "data-label": "Start", "class": "num meta" }, t.start === null ? "—" : t.start));
       row.appendChild(el("td", { "data-label": "Categories" }, (t.categories || []).join("; ") || "—"));
       row.appendChild(el("td", { "data-label": "Sites here", "class": "num" }, item[1]));
       body.appendChild(row);
@@ -141,7 +145,7 @@
     } else {
       section.appendChild(el("p", { id: "selection-summary" },
         plural(c.n_trials, "trial") + " · " + plural(c.n_sites, "site") + " · fractional share " +
-        fmt(c.trial_share) + ". Newest start first; each NCT id opens the record on ClinicalTrials.gov."));
+        share(c.trial_share) + ". Newest start first; each NCT id opens the record on ClinicalTrials.gov."));
       var list = c.trials.slice().sort(function (a, b) {
         var ya = (D.trials[a[0]] || {}).start, yb = (D.trials[b[0]] || {}).start;
         ya = ya === null || ya === undefined ? -1 : ya;

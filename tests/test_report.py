@@ -302,6 +302,25 @@ def test_texts_follow_the_definition(run):
     assert run.definition.title not in text
 
 
+def test_the_runs_rule_and_as_of_date_lead(run):
+    """A run counted by sites opens on the sites map; an as-of replay says so in the header and methods."""
+    from trialmap.aggregate import CountingRule
+    from trialmap.report import report_html
+
+    text = report_html(_copy_run(run, rule=CountingRule("sites"), as_of="2020-06-30"))
+    page = parse(text)
+    data = embedded_data(page)
+    assert data["rule"] == "sites"
+    (checked,) = [a["value"] for t, a in page.tags if t == "input" and "checked" in a]
+    assert checked == "sites"
+    assert '<span id="legend-title">Sites per country</span>' in text
+    usa = country_paths(page)["USA"]
+    assert usa["fill"] == data["countries"]["USA"]["fill"]["sites"]
+    assert '<th scope="col" data-type="num" data-key="n_sites" aria-sort="descending">' in text
+    assert "registry data date 2022-01-21, as of 2020-06-30" in text
+    assert "Only trials first posted on or before 2020-06-30 were kept" in text
+
+
 def test_hostile_title_is_escaped_in_the_html(hostile):
     from trialmap.report import report_html
 
@@ -463,6 +482,20 @@ def test_renders_at_desktop_and_phone_width(open_report, screenshot_dir):
         v.assert_clean()
         print(f"{name}: {time.perf_counter() - t:.2f} s")
     assert len(list(screenshot_dir.glob("*.png"))) == 4
+
+
+def test_print_layout(open_report, screenshot_dir):
+    """Printed: the map in colour, no controls; a PDF is written beside the screenshots."""
+    v = open_report()
+    page = v.page
+    page.emulate_media(media="print")
+    assert page.locator("#map").is_visible() and page.locator("#countries-table").is_visible()
+    assert page.locator("#rule-switch").is_hidden() and page.locator(".hint").is_hidden()
+    adjust = page.evaluate("getComputedStyle(document.querySelector('#map path')).printColorAdjust")
+    assert adjust == "exact"
+    page.pdf(path=str(screenshot_dir / "print-a4.pdf"), format="A4", print_background=True)
+    assert (screenshot_dir / "print-a4.pdf").stat().st_size > 50_000
+    v.assert_clean()
 
 
 def test_hovering_a_country_shows_its_numbers(open_report):

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import html
 import json
@@ -230,35 +231,18 @@ def map_shapes(
     borders simplified together (:func:`shapely.coverage_simplify`, so neighbours
     still meet), coordinates rounded to ``unit`` metres. ``marked`` names the
     countries to give a marker: those among them that are tiny at world scale or
-    have no polygon (former codes: their successor's point).
+    have no polygon (former codes: their successor's point). The default world's
+    paths are computed once per process.
     """
     import geopandas as gpd
-    import shapely
 
     from trialmap import boundaries
     from trialmap.figures.worldmap import EQUAL_EARTH
 
-    world = boundaries.load_world() if world is None else world
-    geo = world[world["iso3"] != "ATA"].to_crs(EQUAL_EARTH)
-    xmin, ymin, xmax, ymax = geo.total_bounds / unit
-    pad = 0.01 * (xmax - xmin)
-    view_box = (
-        round(xmin - pad, 1), round(-ymax - pad, 1), round(xmax - xmin + 2 * pad, 1),
-        round(ymax - ymin + 2 * pad, 1),
-    )
-    simple = shapely.coverage_simplify(geo.geometry.to_numpy(), tolerance)
-    countries: dict[str, list[str]] = {}
-    names: dict[str, str] = {}
-    other = []
-    for iso, name, geom in zip(geo["iso3"], geo["name"], simple, strict=True):
-        d = _geom_d(geom, unit)
-        if not iso:
-            if d:
-                other.append(d)
-            continue
-        countries.setdefault(iso, []).append(d)
-        names.setdefault(iso, str(name))  # the largest unit comes first
-    tiny = set(geo.loc[geo["tiny"], "iso3"])
+    if world is None:
+        view_box, countries, names, other, tiny = _default_paths(unit, tolerance)
+    else:
+        view_box, countries, names, other, tiny = _paths(world, unit, tolerance)
     points = boundaries.country_points().set_index("iso3")
     want = [
         iso for iso in dict.fromkeys(marked) if iso in points.index and (iso in tiny or iso not in countries)
@@ -269,7 +253,43 @@ def map_shapes(
             gpd.points_from_xy(points.loc[want, "lon"], points.loc[want, "lat"]), crs="EPSG:4326"
         ).to_crs(EQUAL_EARTH)
         markers = {iso: (p.x / unit, -p.y / unit) for iso, p in zip(want, pts, strict=True)}
-    return MapShapes(view_box, {k: "".join(v) for k, v in countries.items()}, names, other, markers)
+    return MapShapes(view_box, dict(countries), dict(names), list(other), markers)
+
+
+@functools.cache
+def _default_paths(unit: float, tolerance: float):
+    from trialmap import boundaries
+
+    return _paths(boundaries.load_world(), unit, tolerance)
+
+
+def _paths(world, unit: float, tolerance: float):
+    """(view box, iso3 -> path data, iso3 -> name, unattributed areas' path data, tiny iso3s)."""
+    import shapely
+
+    from trialmap.figures.worldmap import EQUAL_EARTH
+
+    geo = world[world["iso3"] != "ATA"].to_crs(EQUAL_EARTH)
+    xmin, ymin, xmax, ymax = geo.total_bounds / unit
+    pad = 0.01 * (xmax - xmin)
+    view_box = (
+        round(xmin - pad, 1), round(-ymax - pad, 1), round(xmax - xmin + 2 * pad, 1),
+        round(ymax - ymin + 2 * pad, 1),
+    )
+    simple = shapely.coverage_simplify(geo.geometry.to_numpy(), tolerance)
+    parts: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    other = []
+    for iso, name, geom in zip(geo["iso3"], geo["name"], simple, strict=True):
+        d = _geom_d(geom, unit)
+        if not iso:
+            if d:
+                other.append(d)
+            continue
+        parts.setdefault(iso, []).append(d)
+        names.setdefault(iso, str(name))  # the largest unit comes first
+    tiny = frozenset(geo.loc[geo["tiny"], "iso3"])
+    return view_box, {k: "".join(v) for k, v in parts.items()}, names, tuple(other), tiny
 
 
 # ---------------------------------------------------------------------------
@@ -840,7 +860,8 @@ def report_html(run) -> str:
 <div id="map-wrap">{_svg(run, shapes, data)}<div id="tooltip" role="tooltip" hidden></div></div>
 <figcaption><p id="rule-describe">{esc(data["rules"][data["rule"]]["describe"])}.</p>
 <p class="hint"><span class="pointer">Hover or focus a country for its numbers; click it or press Enter to
-list its trials below. Countries with trials are in the tab order (alphabetical).</span>
+list its trials below. Countries with trials are in the tab order (alphabetical; those drawn as dots
+last).</span>
 <span class="touch">Tap a country for its numbers and its trials (listed below the map), or pick one in the
 table of countries.</span> Equal Earth projection.</p>
 <p class="disclaimer">{esc(BOUNDARY_DISCLAIMER)}</p></figcaption>

@@ -44,6 +44,9 @@ def test_main_command_writes_tables_figures_and_provenance(run):
     for name in ("flow", "inclusion_log", "categories", "region_counts", "unknown_countries"):
         assert (out / f"{name}.csv").is_file()
     assert (out / "figures" / "figure1.pdf").stat().st_size > 10_000
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert 'data-iso3="USA"' in report
+    assert "report.html" in json.loads((out / "provenance.json").read_text())["outputs"]
     assert (out / "figures" / "figure1.png").stat().st_size > 10_000
     cc = pd.read_csv(out / "country_counts.csv", keep_default_na=False, na_values=[""])
     assert list(cc.columns) == ["iso3", "country", "n_trials", "n_sites", "trial_share"]

@@ -258,15 +258,17 @@ def write(
     """
     from trialmap import methods
     from trialmap.figures import suite
+    from trialmap.report import write_report
 
     chosen = suite.figure_names(figures if figures is not None else ("all" if journal else DEFAULT_FIGURES))
     final = Path(root) / output_folder_name(run, chosen, journal)
     with building(final) as tmp:
-        for name, df in tables_of(run).items():
+        tables = tables_of(run)
+        for name, df in tables.items():
             if df is not None:
                 df.to_csv(tmp / f"{name}.csv", index=False)
         for name in ("studies", "sites", "country_counts"):
-            tables_of(run)[name].to_parquet(tmp / f"{name}.parquet", index=False)
+            tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
         prov = run.provenance(argv, full_paths=full_paths)
         kw: dict[str, Any] = {} if journal else {
             "widths": ("double",), "formats": ("pdf", "png"), "dpis": (300,),
@@ -275,6 +277,7 @@ def write(
         (tmp / "methods.md").write_text(
             methods.methods_markdown(run.snapshot.manifest, prov, exports), encoding="utf-8"
         )
+        write_report(run, tmp / "report.html")
         prov["outputs"] = {
             str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }

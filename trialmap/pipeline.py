@@ -458,6 +458,19 @@ class Run:
         root = Path(out_dir) if out_dir is not None else paths.data_dir() / "processed"
         return outputs.write(self, root, argv=argv, figures=figures, journal=journal)
 
+    def report(self, path: str | Path | None = None):  # -> Path or trialmap.report.ReportHTML
+        """The self-contained interactive ``report.html`` of this run.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path, optional
+            Write the page there (atomically) and return the path; ``None``
+            returns an object Jupyter shows inline.
+        """
+        from trialmap.report import ReportHTML, write_report
+
+        return ReportHTML.from_run(self) if path is None else write_report(self, path)
+
     # -- display ----------------------------------------------------------------------------
 
     def summary_rows(self) -> list[tuple[str, str]]:

@@ -120,9 +120,9 @@ def test_a_study_without_an_id_is_a_format_error_on_both_paths(tmp_path):
     del studies[2]["protocolSection"]["identificationModule"]["nctId"]  # synthetic fault
     page = tmp_path / "page-0001.json"
     page.write_text(json.dumps({"studies": studies}))
-    with pytest.raises(SourceFormatError, match="no protocolSection.identificationModule.nctId"):
+    with pytest.raises(SourceFormatError, match=r"no protocolSection\.identificationModule\.nctId"):
         v2.read(page)
     studies[0]["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = True  # -> generic path
     page.write_text(json.dumps({"studies": studies}))
-    with pytest.raises(SourceFormatError, match="no protocolSection.identificationModule.nctId"):
+    with pytest.raises(SourceFormatError, match=r"no protocolSection\.identificationModule\.nctId"):
         v2.read(page)

@@ -273,6 +273,13 @@ def study_schema() -> Any:
 _STUDY = None
 
 
+def study_record_schema() -> Any:
+    """:func:`study_schema` as the schema of a table with one study per row (a bulk download member)."""
+    import pyarrow as pa
+
+    return pa.schema(list(study_schema()))
+
+
 def decode_json(data: bytes, schema: Any) -> Any:
     """pyarrow's JSON reader on ``data`` (JSON objects, one after the other) with an explicit
     schema whose other fields are skipped; ``None`` if it refuses the text (then the caller

@@ -463,7 +463,8 @@ def full_seed_pool() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     full = [_id_last(r) for r in v2 + classic]
     for rec, limited in zip(full, pool, strict=True):
         if project(rec, fields) != limited:  # pragma: no cover - checked by the tests
-            msg = f"full record of {rec['protocolSection']['identificationModule']['nctId']} reads differently"
+            nct = rec["protocolSection"]["identificationModule"]["nctId"]
+            msg = f"full record of {nct} reads differently"
             raise RuntimeError(msg)
     sizes = [len(json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode()) for r in full]
     return full, {**info, "mean_json_bytes": round(sum(sizes) / len(sizes)),
@@ -616,7 +617,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             snap = generate_zip(n, args.out, seed=args.seed)
             how = snap.manifest["synthetic_how"]
             print(f"{snap.path}: {n:,} studies, {how['json_bytes'] / 1e6:,.0f} MB of JSON, "  # noqa: T201
-                  f"{snap.manifest['files'][0]['bytes'] / 1e6:,.0f} MB zipped, {time.perf_counter() - t0:.1f} s")
+                  f"{snap.manifest['files'][0]['bytes'] / 1e6:,.0f} MB zipped, "
+                  f"{time.perf_counter() - t0:.1f} s")
             continue
         snap = generate(n, args.out, seed=args.seed, page_size=args.page_size)
         size = sum(e["bytes"] for e in snap.manifest["files"])

@@ -42,7 +42,7 @@ from trialmap.tables import Tables
 log = logging.getLogger(__name__)
 
 FORMAT = "ctgov-v2-bulk-json-zip"
-BATCH_BYTES = 48 << 20  # uncompressed JSON per batch
+BATCH_BYTES = 16 << 20  # uncompressed JSON per batch
 _LOCAL = struct.Struct("<4s5H3L2H")
 _LOCAL_SIG = b"PK\x03\x04"
 

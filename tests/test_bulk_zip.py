@@ -103,7 +103,8 @@ def test_import_keeps_the_zip_byte_for_byte_under_its_own_format(tmp_path):
 
 
 def test_non_study_members_are_listed_not_read(tmp_path, caplog):
-    members = _export_members()[:5] + [
+    members = [
+        *_export_members()[:5],
         ("README.txt", "not a study"),  # synthetic extra members
         ("notes/", ""),
         ("meta.json", json.dumps({"generated": "2026-08-01"})),

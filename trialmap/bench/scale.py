@@ -1,5 +1,9 @@
 """Registry-scale snapshots made of re-identified copies of real records (clearly synthetic).
 
+``python -m trialmap.bench scale 600k --json-zip`` writes the API's bulk download format
+instead (``ctgov-v2-bulk-json-zip``: one member per study, full records; see
+:func:`generate_zip` and :func:`full_seed_pool`).
+
 ``python -m trialmap.bench scale 10k 100k 500k [--out DIR]`` writes, for each size, a
 snapshot in the format the fetcher writes (``ctgov-v2-api-pages``: one
 ``page-NNNN.json`` per page of up to 1000 studies, ``{"studies": [...],

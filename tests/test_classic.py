@@ -12,6 +12,8 @@ from trialmap.errors import SourceFormatError
 from trialmap.sources import classic
 from trialmap.sources.common import parse_dates
 
+from .conftest import BUNDLED_TARBALL
+
 DATE_FIELDS = {
     "start_date": ("StartDateStruct", "StartDate"),
     "first_posted": ("StudyFirstPostDateStruct", "StudyFirstPostDate"),
@@ -89,3 +91,38 @@ def test_not_a_tarball_is_a_format_error(tmp_path):
     bad.write_bytes(b"this is not gzip")  # synthetic fault
     with pytest.raises(SourceFormatError, match=r"not a readable tar\.gz"):
         classic.read(bad)
+
+
+def test_typed_reader_gives_the_old_readers_tables_on_every_bundled_record(tables):
+    # tests/reference_readers.py keeps the reader as it was before the typed decoder.
+    from . import reference_readers as reference
+
+    want = reference.classic_tarball(BUNDLED_TARBALL)
+    for name in ("studies", "sites", "conditions", "interventions"):
+        pd.testing.assert_frame_equal(getattr(tables, name), getattr(want, name), obj=name)
+        pd.testing.assert_frame_equal(getattr(classic._read_generic(BUNDLED_TARBALL), name),
+                                      getattr(want, name), obj=f"generic {name}")
+
+
+def test_an_archive_the_typed_decoder_refuses_is_read_record_by_record(tmp_path):
+    # The bundled records, one value turned into a JSON number (synthetic): same tables as the old reader.
+    import io
+    import json
+    import tarfile
+
+    from . import reference_readers as reference
+
+    records = reference.classic_records(BUNDLED_TARBALL)[:40]
+    records[5]["ProtocolSection"]["DesignModule"]["EnrollmentInfo"]["EnrollmentCount"] = 30
+    out = tmp_path / "full_studies.tar.gz"
+    with tarfile.open(out, "w:gz") as tar:
+        for r in records:
+            data = json.dumps(r, indent=2).encode()
+            info = tarfile.TarInfo(f"json/{r['ProtocolSection']['IdentificationModule']['NCTId']}.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    got = classic.read(out)
+    assert got.studies["enrollment"].iloc[5] == 30
+    want = reference.classic_tarball(out)
+    for name in ("studies", "sites", "conditions", "interventions"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), obj=name)

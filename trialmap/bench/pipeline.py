@@ -1,6 +1,6 @@
 """Pipeline benchmark: every stage, from the bundled snapshot up to registry scale.
 
-``python -m trialmap.bench pipeline [--sizes bundled,10k,50k] [--profile DIR] [--keep]``
+``python -m trialmap.bench pipeline [--sizes bundled,10k,50k] [--zip 600k] [--profile DIR] [--keep]``
 
 For each size, in a fresh subprocess (so one size's memory does not colour the next):
 
@@ -31,7 +31,14 @@ Ratios printed at the end, all measured in this run:
 * main command (``python -m trialmap.refresh --offline`` on a copy of the bundled
   snapshot, warm: best of 2 after one warm-up run) / (``python -c "import pandas,
   geopandas, matplotlib.pyplot"`` (best of 3) + reading and JSON-parsing the bundled
-  snapshot's records (best of 3)); target at most 3;
+  snapshot's records (best of 3)); target at most 2;
+* per generated size: snapshot -> country counts (stages 1-5) / the decode floor, measured
+  in the same subprocess just before the stages: every page read and decoded with msgspec
+  into typed Structs of only the fields the pipeline reads, one core, no tables
+  (:func:`decode_floor`); target at most 3 at 100k and 500k, peak RSS at 500k at most 2 GiB;
+* ``--zip 600k``: a generated bulk download (json.zip of full records, see
+  :func:`trialmap.bench.scale.generate_zip`) read to canonical tables: MB/s of uncompressed
+  JSON (target at least 100) and peak RSS (at most 3 GiB);
 * snapshot -> country counts (stages 1-5) at 500k: under 120 s and 4 GiB peak RSS;
 * time(500k) / time(50k) for stages 1-5: at most 12 (linear growth allows 10);
 * Figure 1 drawn + PDF + PNG: under 2 s.
@@ -122,6 +129,24 @@ def _stage(out: list[dict[str, Any]], name: str, rows: int | None, unit: str, fn
     return value
 
 
+def _floor_of(path: Path) -> dict[str, Any] | None:
+    """The decode floor of a pages snapshot (None for other formats)."""
+    from trialmap.snapshot import read_manifest
+
+    m = read_manifest(path)
+    if m.get("format") != "ctgov-v2-api-pages":
+        return None
+    return decode_floor([path / name for name in m["pages"]])
+
+
+def _both(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The floor measured before and after the stages: the faster counts (the stricter ratio)."""
+    if not before or before.get("seconds") is None or not after:
+        return before
+    return {**before, "seconds": min(before["seconds"], after["seconds"]),
+            "runs": [before["seconds"], after["seconds"]]}
+
+
 def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> dict[str, Any]:
     """Run every stage on one size in this process; return the measurements."""
     import matplotlib
@@ -150,6 +175,7 @@ def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> d
     definition = studyset.load_definition()
     rule = aggregate.CountingRule()
     stages: list[dict[str, Any]] = []
+    floor = _floor_of(path)
     base_rss = rss()
     try:
         snap = _stage(stages, "read snapshot", None, "studies", lambda: open_snapshot(path, path.parent),
@@ -208,6 +234,7 @@ def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> d
 
         _stage(stages, "figure", len(counts), "countries", figure_stage, profile_dir, size)
         included = int(log["included"].sum())
+        floor_after = _floor_of(path)
     finally:
         if generated is not None:
             _remove_tree(generated)
@@ -216,9 +243,84 @@ def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> d
         "top": counts.head(3)[["iso3", "n_trials"]].to_dict(orient="records"),
         "base_rss_mib": base_rss / 2**20,
         "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "generate_seconds": t_gen, "stages": stages,
+        "generate_seconds": t_gen, "stages": stages, "floor": _both(floor, floor_after),
+        "threads": _threads(),
         "snapshot_mb": sum(e["bytes"] for e in snap.manifest["files"]) / 1e6,
     }
+
+
+# ---------------------------------------------------------------- the decode floor of a pages snapshot
+
+
+def _floor_types() -> Any:
+    """msgspec Structs holding only the fields the pipeline reads (the decode floor's types)."""
+    from trialmap.bench._floor import decoder
+
+    return decoder()
+
+
+def decode_floor(pages: Sequence[Path]) -> dict[str, Any]:
+    """The decode floor of a pages snapshot: read every page and decode it with msgspec into
+    typed Structs of only the fields the pipeline reads; decode only, one core, no tables.
+
+    Returns ``{"seconds", "json_mb"}``, or ``{"seconds": None, "why"}`` without msgspec
+    (``pip install trialmap[bench]``).
+    """
+    try:
+        decoder = _floor_types()
+    except ImportError:
+        return {"seconds": None, "why": "msgspec is not installed (pip install trialmap[bench])"}
+    t0 = time.perf_counter()
+    size = 0
+    for page in pages:
+        data = Path(page).read_bytes()
+        size += len(data)
+        decoder.decode(data)
+    return {"seconds": time.perf_counter() - t0, "json_mb": size / 1e6}
+
+
+# ---------------------------------------------------------------- the bulk download (json.zip)
+
+
+def run_zip(size: str, keep: bool = False) -> dict[str, Any]:
+    """Generate (or reuse) a json.zip of ``size`` full records and read it to canonical tables."""
+    from trialmap.bench import scale
+    from trialmap.snapshot import _remove_tree
+    from trialmap.sources import bulk_zip
+
+    n = scale.parse_size(size)
+    existed = (scale.default_dir() / scale.zip_snapshot_id(n) / "manifest.json").is_file()
+    t0 = time.perf_counter()
+    if not existed:  # generated in another process, so that the generator's memory is not counted
+        subprocess.run([sys.executable, "-m", "trialmap.bench", "scale", str(n), "--json-zip"], check=True,
+                       capture_output=True)
+    t_gen = time.perf_counter() - t0
+    snap = scale.generate_zip(n)
+    path = snap.file(snap.manifest["files"][0]["name"])
+    zip_mb = path.stat().st_size / 1e6
+    report = bulk_zip.Report()
+    base = rss()
+    try:
+        with PeakRSS() as mem:
+            t0 = time.perf_counter()
+            tables = bulk_zip.read(path, report)
+            seconds = time.perf_counter() - t0
+    finally:
+        if not (existed or keep):
+            _remove_tree(snap.path)
+    return {
+        "size": size, "studies": len(tables.studies), "sites": len(tables.sites), "seconds": seconds,
+        "json_mb": report.json_bytes / 1e6, "zip_mb": zip_mb,
+        "mb_per_s": report.json_bytes / 1e6 / seconds, "peak_mib": mem.peak / 2**20,
+        "base_rss_mib": base / 2**20, "generate_seconds": None if existed else t_gen,
+        "threads": _threads(),
+    }
+
+
+def _threads() -> int:
+    from trialmap.sources.v2 import workers
+
+    return workers()
 
 
 # ---------------------------------------------------------------- the main command vs its baseline
@@ -277,6 +379,30 @@ def _fmt_rate(r: float | None) -> str:
     return f"{r / 1e6:.2f}M" if r >= 1e6 else f"{r / 1e3:.1f}k" if r >= 1e3 else f"{r:.0f}"
 
 
+def _floor_lines(r: dict[str, Any]) -> list[str]:
+    floor = r.get("floor")
+    if not floor:
+        return []
+    if floor.get("seconds") is None:
+        return [f"  decode floor: not measured ({floor['why']})"]
+    pipe = sum(s["seconds"] for s in r["stages"] if s["stage"] in PIPELINE)
+    tables = next(s["seconds"] for s in r["stages"] if s["stage"] == "canonical tables")
+    return [f"  {'decode floor':18} {floor['seconds']:8.2f} {_fmt_rate(r['studies'] / floor['seconds']):>8} "
+            f"{r['studies']:>10,} studies   (msgspec typed, 1 core, {floor['json_mb']:.0f} MB of pages, "
+            f"best of {len(floor.get('runs', [0]))}: before and after the stages); "
+            f"snapshot->counts / floor = {pipe / floor['seconds']:.2f}, canonical tables / floor = "
+            f"{tables / floor['seconds']:.2f}  ({r.get('threads', 1)} reader threads)"]
+
+
+def zip_report(z: dict[str, Any]) -> str:
+    ok = z["mb_per_s"] >= 100 and z["peak_mib"] <= 3 * 1024
+    return (f"\njson.zip {z['size']}: {z['studies']:,} studies, {z['sites']:,} sites, "
+            f"{z['json_mb']:,.0f} MB of JSON ({z['zip_mb'] or 0:,.0f} MB zipped) read to canonical tables "
+            f"in {z['seconds']:.1f} s = "
+            f"{z['mb_per_s']:.0f} MB/s, peak RSS {z['peak_mib']:,.0f} MiB ({z['threads']} threads)  "
+            f"(target >= 100 MB/s and <= 3 GiB: {'met' if ok else 'NOT met'})")
+
+
 def report(results: list[dict[str, Any]], main: dict[str, float] | None) -> str:
     lines = []
     for r in results:
@@ -296,6 +422,7 @@ def report(results: list[dict[str, Any]], main: dict[str, float] | None) -> str:
         peak = max(s["peak_mib"] for s in r["stages"] if s["stage"] in PIPELINE)
         lines.append(f"  {'snapshot->counts':18} {pipe:8.2f} {_fmt_rate(r['studies'] / pipe):>8} "
                      f"{r['studies']:>10,} studies   {peak:12.0f}   (ru_maxrss {r['ru_maxrss_mib']:.0f} MiB)")
+        lines.extend(_floor_lines(r))
     by = {r["size"]: r for r in results}
     lines.append("\nratios and targets (this run)")
 
@@ -308,9 +435,17 @@ def report(results: list[dict[str, Any]], main: dict[str, float] | None) -> str:
         lines.append(
             f"  main command {main['main']:.2f} s ({main['n_outputs']} files) / "
             f"(imports {main['imports']:.2f} s + "
-            f"parse {main['parse']:.2f} s = {base:.2f} s) = {ratio:.2f}  (target <= 3: "
-            f"{'met' if ratio <= 3 else 'NOT met'})"
+            f"parse {main['parse']:.2f} s = {base:.2f} s) = {ratio:.2f}  (target <= 2: "
+            f"{'met' if ratio <= 2 else 'NOT met'})"
         )
+    for r in results:
+        floor = (r.get("floor") or {}).get("seconds")
+        if floor:
+            ratio = pipe_s(r) / floor
+            peak = max(s["peak_mib"] for s in r["stages"] if s["stage"] in PIPELINE)
+            mem = f", peak RSS {peak / 1024:.2f} GiB (target <= 2 GiB at 500k)" if r["size"] == "500k" else ""
+            lines.append(f"  {r['size']} snapshot->counts {pipe_s(r):.2f} s / decode floor {floor:.2f} s = "
+                         f"{ratio:.2f}  (target <= 3: {'met' if ratio <= 3 else 'NOT met'}){mem}")
     if "500k" in by:
         r = by["500k"]
         peak = max(s["peak_mib"] for s in r["stages"] if s["stage"] in PIPELINE) * 2**20
@@ -339,10 +474,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="write a pyinstrument profile of every stage into DIR")
     p.add_argument("--keep", action="store_true", help="keep the generated snapshots (default: delete)")
     p.add_argument("--json", type=Path, default=None, help="also write the measurements as JSON")
+    p.add_argument("--zip", default="", metavar="SIZES",
+                   help="also read generated bulk downloads (json.zip of full records) of these sizes, "
+                        "e.g. 600k")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: one size, JSON to stdout
+    p.add_argument("--one-zip", default=None, help=argparse.SUPPRESS)  # internal: one json.zip size
     args = p.parse_args(argv)
     if args.one:
         print(json.dumps(run_one(args.one, args.profile, args.keep)))  # noqa: T201
+        return 0
+    if args.one_zip:
+        print(json.dumps(run_zip(args.one_zip, args.keep)))  # noqa: T201
         return 0
     sizes = [s.strip() for s in (ALL if args.sizes == "all" else args.sizes).split(",") if s.strip()]
     results = []
@@ -356,11 +498,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(report(results[-1:], None).split("\nratios")[0], flush=True)  # noqa: T201
+    zips = []
+    for size in [z.strip() for z in args.zip.split(",") if z.strip()]:
+        cmd = [sys.executable, "-m", "trialmap.bench", "pipeline", "--one-zip", size]
+        cmd += ["--keep"] if args.keep else []
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(f"json.zip {size} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)  # noqa: T201
+            return 1
+        zips.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(zip_report(zips[-1]), flush=True)  # noqa: T201
     main_t = None if args.no_main or "bundled" not in sizes else main_command()
     full = report(results, main_t)
     print(full[full.index("\nratios"):])  # noqa: T201
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "main_command": main_t}, indent=2))
+        args.json.write_text(json.dumps({"results": results, "main_command": main_t, "json_zip": zips},
+                                        indent=2))
     return 0
 
 

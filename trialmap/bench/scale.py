@@ -1,5 +1,9 @@
 """Registry-scale snapshots made of re-identified copies of real records (clearly synthetic).
 
+``python -m trialmap.bench scale 600k --json-zip`` writes the API's bulk download format
+instead (``ctgov-v2-bulk-json-zip``: one member per study, full records; see
+:func:`generate_zip` and :func:`full_seed_pool`).
+
 ``python -m trialmap.bench scale 10k 100k 500k [--out DIR]`` writes, for each size, a
 snapshot in the format the fetcher writes (``ctgov-v2-api-pages``: one
 ``page-NNNN.json`` per page of up to 1000 studies, ``{"studies": [...],
@@ -43,6 +47,7 @@ import argparse
 import functools
 import json
 import random
+import struct
 import sys
 import tempfile
 import time
@@ -377,6 +382,223 @@ def generate(n: int, out_dir: str | Path | None = None, *, seed: int = 0, page_s
     return write_snapshot(out_dir, sid, files(), manifest)
 
 
+# ---------------------------------------------------------------- the bulk download (json.zip)
+
+
+def _camel(key: str) -> str:
+    return key[:1].lower() + key[1:]
+
+
+def _generic_v2(value: Any) -> Any:
+    """A classic value with v2-style names: camelCase keys, ``XList: {X: [...]}`` -> ``xs: [...]``."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if (k.endswith("List") and isinstance(v, dict) and len(v) == 1
+                    and isinstance(next(iter(v.values())), list)):
+                (item, items), = v.items()
+                out[_camel(item) + "s"] = [_generic_v2(x) for x in items]
+            else:
+                out[_camel(k)] = _generic_v2(v)
+        return out
+    if isinstance(value, list):
+        return [_generic_v2(v) for v in value]
+    return value
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base``: ``over`` wins; dicts merged key by key, lists replaced whole."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _drop_paths(study: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+    """``study`` without the (top-level part of the) field paths the reader reads."""
+    out = json.loads(json.dumps(study))
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node = out
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+            if not isinstance(node, dict):
+                break
+        else:
+            node.pop(leaf, None)
+    return out
+
+
+def _id_last(study: dict[str, Any]) -> dict[str, Any]:
+    """The same record with ``protocolSection.identificationModule.nctId`` as its last text
+    (key order means nothing in JSON; it lets the generator compress each record's text once)."""
+    p = dict(study["protocolSection"])
+    ident = dict(p.pop("identificationModule"))
+    nct = ident.pop("nctId")
+    p["identificationModule"] = {**ident, "nctId": nct}
+    rest = {k: v for k, v in study.items() if k != "protocolSection"}
+    return {**rest, "protocolSection": p}
+
+
+@functools.cache
+def full_seed_pool() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The seed records in full, in :func:`seed_pool`'s order: what a bulk download member holds.
+
+    The 50 API v2 records as the website exported them (every field). The classic
+    records: the fields the reader reads exactly as :func:`seed_pool` has them
+    (:func:`classic_to_v2`), and every other field of the classic record carried along
+    with v2-style names (:func:`_generic_v2`) so that each record has its real size; a
+    classic field that would land on a path the reader reads is left out. Restricted to
+    the fetcher's fields, each full record equals its :func:`seed_pool` record (checked).
+    """
+    from trialmap.query import load_query, project
+    from trialmap.snapshot import verify_snapshot
+    from trialmap.sources.classic import iter_records
+
+    fields = list(load_query().fields)
+    pool, info = seed_pool()
+    v2 = json.loads(V2_SEED.read_bytes())
+    snap = verify_snapshot(CLASSIC_SEED)
+    tarball = snap.file(snap.manifest["files"][0]["name"])
+    classic = []
+    for _, s in iter_records(tarball):
+        needed = classic_to_v2(s)
+        classic.append(_merge(_drop_paths(_generic_v2(s), fields), needed))
+    full = [_id_last(r) for r in v2 + classic]
+    for rec, limited in zip(full, pool, strict=True):
+        if project(rec, fields) != limited:  # pragma: no cover - checked by the tests
+            nct = rec["protocolSection"]["identificationModule"]["nctId"]
+            msg = f"full record of {nct} reads differently"
+            raise RuntimeError(msg)
+    sizes = [len(json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode()) for r in full]
+    return full, {**info, "mean_json_bytes": round(sum(sizes) / len(sizes)),
+                  "how_full": "v2 records as exported (every field); classic records: the read fields "
+                              "as classic_to_v2 writes them plus every other classic field with "
+                              "v2-style names (_generic_v2), nctId moved to the end of each record"}
+
+
+_ZIP_LOCAL = struct.Struct("<4s5H3L2H")
+_ZIP_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_DOS_TIME, _DOS_DATE = 0, (2026 - 1980) << 9 | 8 << 5 | 1  # 2026-08-01 00:00, fixed: deterministic
+
+
+def write_json_zip(path: Path, members: Iterator[tuple[str, bytes, int, int]], *,
+                   force_zip64: bool = False) -> dict[str, int]:
+    """Write a zip of already-deflated members ``(name, deflated, crc32, size)``; zip64 when needed.
+
+    A plain writer (local headers, central directory, zip64 end records past 65,535
+    members or 4 GiB) so that the generator can deflate each record's text once and
+    only the id per copy; :mod:`zipfile` reads it back (tested).
+    """
+    central, offset, count, raw = [], 0, 0, 0
+    with open(path, "wb") as fh:
+        for name, data, crc, size in members:
+            bname = name.encode()
+            fh.write(_ZIP_LOCAL.pack(b"PK\x03\x04", 20, 0, 8, _DOS_TIME, _DOS_DATE, crc, len(data), size,
+                                     len(bname), 0))
+            fh.write(bname)
+            fh.write(data)
+            big = offset >= 0xFFFFFFFF or force_zip64
+            extra = struct.pack("<HHQ", 1, 8, offset) if big else b""
+            central.append(_ZIP_CENTRAL.pack(
+                b"PK\x01\x02", 45 if big else 20, 3, 45 if big else 20, 0, 0, 8, _DOS_TIME, _DOS_DATE, crc,
+                len(data), size, len(bname), len(extra), 0, 0, 0, 0o644 << 16,
+                0xFFFFFFFF if big else offset) + bname + extra)
+            offset += _ZIP_LOCAL.size + len(bname) + len(data)
+            count += 1
+            raw += size
+        cd_start = offset
+        for entry in central:
+            fh.write(entry)
+        cd_size = sum(map(len, central))
+        if count >= 0xFFFF or cd_start >= 0xFFFFFFFF or force_zip64:
+            eocd64 = cd_start + cd_size
+            fh.write(struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, cd_size,
+                                 cd_start))
+            fh.write(struct.pack("<4sLQL", b"PK\x06\x07", 0, eocd64, 1))
+            fh.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0))
+        else:
+            fh.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, cd_size, cd_start, 0))
+    return {"members": count, "json_bytes": raw, "zip_bytes": path.stat().st_size}
+
+
+def zip_snapshot_id(n: int, seed: int = 0) -> str:
+    size = f"{n // 1000}k" if n % 1000 == 0 else str(n)
+    return f"synthetic-bulk-{size}-seed{seed}-v{GENERATOR_VERSION}"
+
+
+def generate_zip(n: int, out_dir: str | Path | None = None, *, seed: int = 0, reuse: bool = True,
+                 level: int = 6):  # -> Snapshot
+    """Write (or reuse) a synthetic bulk download (``json.zip``) of ``n`` re-identified full records.
+
+    The same draw as :func:`generate` with the same ``seed``: copy ``i`` is the same real
+    record with the same id ``NCT9...`` in both, so a zip and pages of one ``n`` and
+    ``seed`` hold the same studies. One member ``NCT9xxxxxxx.json`` per study, deflated
+    (``level``), compact JSON, in id order.
+    """
+    import zlib
+
+    from trialmap.snapshot import verify_snapshot, write_snapshot
+    from trialmap.sources.bulk_zip import FORMAT
+
+    if n > 10_000_000:
+        msg = f"{n} studies: the synthetic id range NCT9xxxxxxx holds 10 million"
+        raise ValueError(msg)
+    out_dir = Path(out_dir) if out_dir is not None else default_dir()
+    sid = zip_snapshot_id(n, seed)
+    if reuse and (out_dir / sid / "manifest.json").is_file():
+        return verify_snapshot(out_dir / sid)
+    full, info = full_seed_pool()
+    templates = []  # (compressor after the text before the id, its output so far, crc so far, suffix)
+    for rec in full:
+        rec = json.loads(json.dumps(rec))
+        rec["protocolSection"]["identificationModule"]["nctId"] = _PLACEHOLDER
+        text = json.dumps(rec, ensure_ascii=False, separators=(",", ":")).encode()
+        head, tail = text.split(_PLACEHOLDER.encode())
+        comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+        templates.append((comp, comp.compress(head), zlib.crc32(head), len(head), tail))
+    order = list(_order(n, len(full), seed))
+
+    def members() -> Iterator[tuple[str, bytes, int, int]]:
+        for i, j in enumerate(order):
+            comp, out, crc, size, tail = templates[j]
+            rest = synthetic_id(i).encode() + tail
+            c = comp.copy()
+            yield (f"{synthetic_id(i)}.json", out + c.compress(rest) + c.flush(), zlib.crc32(rest, crc),
+                   size + len(rest))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".tmp-zip-") as tmp:
+        zpath = Path(tmp) / "ctg-studies.json.zip"
+        stats = write_json_zip(zpath, members())
+        pool_sites = [len(r["protocolSection"].get("contactsLocationsModule", {}).get("locations", []))
+                      for r in full]
+        n_sites = sum(pool_sites[j] for j in order)
+        manifest = {
+            "format": FORMAT,
+            "title": f"SYNTHETIC: bulk download of {n:,} re-identified copies of real ClinicalTrials.gov "
+                     "records (benchmark)",
+            "synthetic": True,
+            "synthetic_how": {
+                "generator": f"trialmap.bench.scale v{GENERATOR_VERSION} (generate_zip)",
+                "method": "the draw of generate() with the same seed (same record under the same id); "
+                          "full records (see full_seed_pool); one deflated member per study",
+                "seed": seed, "seed_pool": info, "sites": n_sites,
+                "mean_sites_per_study": round(n_sites / n, 3),
+                "id_range": [synthetic_id(0), synthetic_id(n - 1)],
+                "json_bytes": stats["json_bytes"], "deflate_level": level,
+            },
+            "source": {"registry": "ClinicalTrials.gov", "obtained": "synthetic (trialmap.bench.scale)"},
+            "registry_data_date": max(str(r.get("derivedSection", {}).get("miscInfoModule", {})
+                                          .get("versionHolder")) for r in full),
+            "record_count": n,
+            "manual_download": False,
+            "attribution": "Synthetic benchmark data built from ClinicalTrials.gov (U.S. National Library of "
+                           "Medicine) records; not registry data: NCT ids are invented.",
+        }
+        return write_snapshot(out_dir, sid, [(zpath.name, zpath)], manifest)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m trialmap.bench scale SIZE... [--out DIR] [--seed N]``."""
     p = argparse.ArgumentParser(
@@ -390,9 +612,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help=f"raw store to write into (default: {default_dir()}; not data/raw)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--page-size", type=int, default=PAGE_SIZE)
+    p.add_argument("--json-zip", action="store_true",
+                   help="write the bulk download format (json.zip of full records) instead of pages")
     args = p.parse_args(argv)
     for n in args.sizes:
         t0 = time.perf_counter()
+        if args.json_zip:
+            snap = generate_zip(n, args.out, seed=args.seed)
+            how = snap.manifest["synthetic_how"]
+            print(f"{snap.path}: {n:,} studies, {how['json_bytes'] / 1e6:,.0f} MB of JSON, "  # noqa: T201
+                  f"{snap.manifest['files'][0]['bytes'] / 1e6:,.0f} MB zipped, "
+                  f"{time.perf_counter() - t0:.1f} s")
+            continue
         snap = generate(n, args.out, seed=args.seed, page_size=args.page_size)
         size = sum(e["bytes"] for e in snap.manifest["files"])
         how = snap.manifest["synthetic_how"]

@@ -5,6 +5,7 @@ Formats (a snapshot manifest's ``format``):
 - ``ctgov-classic-full-studies-tar``: classic API ``full_studies`` records in a tar.gz
 - ``ctgov-v2-api-pages``: pages of ``GET /api/v2/studies``
 - ``ctgov-v2-json-export``: the current website's "Download JSON" (a bare array)
+- ``ctgov-v2-bulk-json-zip``: the API's bulk download ``/studies/download?format=json.zip``
 - ``ctgov-website-csv-classic``: the classic website's "SearchResults.csv"
 - ``ctgov-website-csv-v2``: the current website's CSV download
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from trialmap.errors import SourceFormatError
 from trialmap.snapshot import Snapshot
-from trialmap.sources import classic, v2, website_csv
+from trialmap.sources import bulk_zip, classic, v2, website_csv
 from trialmap.tables import Tables
 
 
@@ -47,6 +48,7 @@ READERS: dict[str, Callable[[Snapshot], Tables]] = {
     v2.FORMAT_PAGES: _v2_pages,
     v2.FORMAT_INCREMENTAL: _v2_pages,
     v2.FORMAT_EXPORT: lambda s: v2.read(_files(s)),
+    bulk_zip.FORMAT: lambda s: bulk_zip.read(*_files(s)),
     website_csv.FORMAT_CLASSIC: _website_csv,
     website_csv.FORMAT_V2: _website_csv,
 }
@@ -69,6 +71,7 @@ _SHORT = {
     website_csv.FORMAT_V2: "website-csv",
     v2.FORMAT_EXPORT: "website-json",
     v2.FORMAT_PAGES: "api-v2-page",
+    bulk_zip.FORMAT: "api-v2-bulk-json-zip",
 }
 
 
@@ -89,6 +92,8 @@ def detect_download_format(path: Path) -> tuple[str, int]:
     import json
 
     path = Path(path)
+    if bulk_zip.is_json_zip(path):  # the API's bulk download: counted from the zip's directory
+        return bulk_zip.FORMAT, bulk_zip.count_studies(path)[0]
     raw = path.read_bytes()
     if raw.lstrip(b"\xef\xbb\xbf \r\n\t")[:1] in (b"[", b"{"):
         try:

@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trialmap.tables import Tables
@@ -126,10 +127,27 @@ def typed_tables(frames: dict[str, pd.DataFrame]) -> Tables:
     studies = frames["studies"]
     if not studies.empty:
         for col in ("start_date", "first_posted", "last_update"):
-            studies[col], studies[f"{col}_precision"] = parse_dates(studies[col])
-        studies["registry_data_date"], _ = parse_dates(studies["registry_data_date"])
+            studies[col], studies[f"{col}_precision"] = parse_distinct_dates(studies[col])
+        studies["registry_data_date"], _ = parse_distinct_dates(studies["registry_data_date"])
         studies["enrollment"] = pd.to_numeric(studies["enrollment"], errors="coerce")
     return Tables.from_frames(**frames)
+
+
+def parse_distinct_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """:func:`parse_dates`, computed once per distinct value (a registry has a few thousand
+    distinct dates for half a million studies) and spread back to every row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) * 2 > len(values):
+        return parse_dates(values)
+    dates, precision = parse_dates(pd.Series(uniques, dtype=values.dtype))
+    codes = np.asarray(codes)
+    missing = codes < 0
+    take = np.where(missing, 0, codes)
+    d = dates.to_numpy()[take] if len(uniques) else np.full(len(values), np.datetime64("NaT", "s"))
+    d[missing] = np.datetime64("NaT")
+    p = precision.array.take(take) if len(uniques) else pd.array([pd.NA] * len(values), dtype="string")
+    p[missing] = pd.NA
+    return pd.Series(d, index=values.index), pd.Series(p, index=values.index, dtype="string")
 
 
 # Raw columns the JSON readers collect per table, before typing ("_rec": which record a row
@@ -229,3 +247,102 @@ def arrow_to_tables(arrow: dict[str, Any]) -> Tables:
         table = table.drop_columns([c for c in ("_rec",) if c in table.column_names])
         frames[name] = table.to_pandas(types_mapper=mapper)
     return typed_tables(frames)
+
+
+# ---------------------------------------------------------------- Arrow helpers of the fast readers
+#
+# The fast readers (trialmap.sources.v2, classic, bulk_zip) let pyarrow's JSON reader decode
+# records straight into nested Arrow arrays and flatten them here with Arrow kernels, with
+# the same values as the row-by-row code above (tests/reference_readers.py holds the old
+# readers; the tests compare every shipped record).
+
+
+def arrow_field(arr: Any, *path: str) -> Any:
+    """``arr.a.b.c`` of a struct array; null wherever a parent is null."""
+    import pyarrow.compute as pc
+
+    for name in path:
+        arr = pc.struct_field(arr, name)
+    return arr
+
+
+def arrow_list_items(lists: Any) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The items of a list array, their row (parent index) and their position in the row."""
+    import pyarrow.compute as pc
+
+    items = pc.list_flatten(lists)
+    parent = pc.list_parent_indices(lists).to_numpy()
+    lengths = pc.list_value_length(lists).fill_null(0).to_numpy()
+    starts = np.cumsum(lengths) - lengths
+    position = np.arange(len(parent), dtype=np.int64) - starts[parent]
+    return items, parent, position
+
+
+def arrow_join(lists: Any, sep: str = "|") -> Any:
+    """:func:`join` of every row of a ``list<string>`` array: non-empty items joined, null when none."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    items = pc.list_flatten(lists)
+    if items.null_count or (len(items) and pc.any(pc.equal(pc.utf8_length(items), 0)).as_py()):
+        return pa.array([join(v, sep) for v in lists.to_pylist()], type=pa.large_string())
+    joined = pc.binary_join(lists, sep)
+    return pc.if_else(pc.equal(joined, ""), None, joined).cast(pa.large_string())
+
+
+def arrow_map(arr: Any, fn: Any, type_: Any = None) -> Any:
+    """``fn`` applied to each distinct value of ``arr`` once (nulls stay null unless ``fn`` maps None)."""
+    import pyarrow as pa
+
+    if type_ is None:
+        type_ = pa.large_string()
+    enc = arr.dictionary_encode() if not isinstance(arr.type, pa.DictionaryType) else arr
+    mapped = pa.array([fn(v) for v in enc.dictionary.to_pylist()], type=type_)
+    out = mapped.take(enc.indices)
+    if arr.null_count and fn(None) is not None:
+        out = pa.array([fn(None) if v is None else v for v in out.to_pylist()], type=type_)
+    return out
+
+
+def arrow_repeat(values: Any, rows: np.ndarray) -> Any:
+    """``values[rows]``: a per-study column spread onto its child rows."""
+    import pyarrow as pa
+
+    return values.take(pa.array(rows, type=pa.int64()))
+
+
+def arrow_tables(cols: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Flattened columns -> the raw Arrow tables :class:`Columns` produces (same names and types)."""
+    import pyarrow as pa
+
+    out = {}
+    for table, names in RAW_COLUMNS.items():
+        given = cols[table]
+        n = len(given["nct_id"])
+        arrays = {}
+        for name in names:
+            value = given.get(name)
+            kind = getattr(pa, _NUMERIC.get(name, "large_string"))()
+            if value is None:
+                arrays[name] = pa.nulls(n, type=kind)
+            elif isinstance(value, np.ndarray):
+                arrays[name] = pa.array(value, type=kind)
+            elif isinstance(value, str):
+                arrays[name] = pa.array(np.full(n, value, dtype=object), type=kind)
+            else:
+                arrays[name] = value if value.type == kind else value.cast(kind)
+        out[table] = pa.table(arrays)
+    return out
+
+
+def concat_arrow(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One Arrow table per canonical table from per-file (or per-page) parts."""
+    import pyarrow as pa
+
+    out = {}
+    for table in RAW_COLUMNS:
+        chunks = [p[table] for p in parts if p[table].num_rows]
+        out[table] = (pa.concat_tables(chunks) if chunks else
+                      pa.table({c: pa.array([], type=getattr(pa, _NUMERIC.get(c, "large_string"))())
+                                for c in RAW_COLUMNS[table]}))
+    return out

@@ -6,14 +6,14 @@ For each size, in a fresh subprocess (so one size's memory does not colour the n
 
 =================  =========================================================================
 read snapshot      ``open_snapshot``: manifest + sha256 of every file (reads every byte)
-canonical tables   ``read_snapshot`` (JSON parse, rows, dates) + ``countries.to_iso3``
-study set          ``studyset.select`` + ``flow_counts``
-geocode            ``gazetteer.load`` + ``geocode.place_sites`` (registry > gazetteer > country)
-aggregate          ``country_counts`` + ``region_counts`` + the no-location row
+canonical tables   ``pipeline.read``: the snapshot's reader (JSON parse, rows, dates)
+geocode            ``pipeline.locate``: ISO3 + gazetteer + placement (registry > gazetteer > country)
+study set          ``pipeline.select``: the study set, inclusion log and flow
+aggregate          ``pipeline.count``: country and region counts + the no-location row
 figure             Figure 1 drawn and exported as PDF + 300 dpi PNG (``export_figure``)
 =================  =========================================================================
 
-The stages call the same functions, in the same way, as :func:`trialmap.refresh.process`.
+The four middle stages are :func:`trialmap.pipeline.run` itself, timed through its ``timer=`` hook.
 Per stage: wall time, throughput (the stage's input rows per second: studies, or
 sites for geocode and aggregate) and peak memory: the process's resident set size
 (RSS, from ``/proc/self/statm``) sampled every 5 ms by a thread, the highest value seen
@@ -50,6 +50,7 @@ Ratios printed at the end, all measured in this run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -68,7 +69,7 @@ BUNDLED_ID = "ctgov-classic-2022-01-21"
 BUNDLED_RAW = ROOT / "data" / "raw"
 QUICK = "bundled,10k,50k"
 ALL = "bundled,10k,50k,100k,500k"
-STAGES = ("read snapshot", "canonical tables", "study set", "geocode", "aggregate", "figure")
+STAGES = ("read snapshot", "canonical tables", "geocode", "study set", "aggregate", "figure")
 PIPELINE = STAGES[:5]  # snapshot -> country counts
 GiB = 1 << 30
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -147,6 +148,40 @@ def _both(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[s
             "runs": [before["seconds"], after["seconds"]]}
 
 
+def _timed_run(stages: list[dict[str, Any]], snap: Any, definition: Any, rule: Any,
+               names: dict[str, tuple[str, str]], profile_dir: Path | None, size: str) -> Any:
+    """``trialmap.pipeline.run`` with each of its stages timed (time, rows/s, peak RSS)."""
+    from trialmap import pipeline
+
+    @contextlib.contextmanager
+    def timer(stage: str):
+        name, unit = names[stage]
+        prof = None
+        if profile_dir is not None:
+            from pyinstrument import Profiler
+
+            prof = Profiler(interval=0.001)
+            prof.start()
+        with PeakRSS() as mem:
+            t0 = time.perf_counter()
+            yield
+            seconds = time.perf_counter() - t0
+        if prof is not None:
+            prof.stop()
+            profile_dir.mkdir(parents=True, exist_ok=True)
+            out = profile_dir / f"{size}-{name.replace(' ', '-')}.txt"
+            out.write_text(prof.output_text(show_all=False))
+        stages.append({"stage": name, "seconds": seconds, "rows": None, "unit": unit,
+                       "rows_per_s": None, "peak_mib": mem.peak / 2**20})
+
+    run = pipeline.run(snap, definition, rule=rule, timer=timer)
+    rows = {"studies": len(run.tables.studies), "sites": len(run.tables.sites)}
+    for st in stages[-len(pipeline.STAGES):]:
+        st["rows"] = rows[st["unit"]]
+        st["rows_per_s"] = st["rows"] / st["seconds"] if st["seconds"] > 0 else None
+    return run
+
+
 def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> dict[str, Any]:
     """Run every stage on one size in this process; return the measurements."""
     import matplotlib
@@ -154,12 +189,10 @@ def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> d
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from trialmap import aggregate, boundaries, countries, gazetteer, geocode, studyset
+    from trialmap import aggregate, studyset
     from trialmap.bench import scale
     from trialmap.figures.export import export_figure, journal_rc
-    from trialmap.refresh import Result
     from trialmap.snapshot import _remove_tree, open_snapshot
-    from trialmap.sources import read_snapshot
 
     generated = None
     t_gen = None
@@ -184,42 +217,14 @@ def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> d
         stages[-1]["rows"] = n_studies
         stages[-1]["rows_per_s"] = n_studies / stages[-1]["seconds"] if n_studies else None
 
-        def tables_stage():
-            t = read_snapshot(snap)
-            sites = t.sites.assign(iso3=countries.to_iso3(t.sites["country"]))
-            return t.replace(sites=sites), countries.unknown_countries(t.sites["country"])
+        # The library's one stage order (trialmap.pipeline.STAGES), each stage timed by the hook.
+        names = {"read": ("canonical tables", "studies"), "locate": ("geocode", "sites"),
+                 "select": ("study set", "studies"), "count": ("aggregate", "sites")}
 
-        tables, unknown = _stage(stages, "canonical tables", n_studies, "studies", tables_stage,
-                                 profile_dir, size)
+        result = _timed_run(stages, snap, definition, rule, names, profile_dir, size)
+        tables, log, counts = result.tables, result.inclusion_log, result.country_counts
         n_studies = len(tables.studies)
         n_sites = len(tables.sites)
-
-        def select_stage():
-            log, cats = studyset.select(tables, definition)
-            return log, cats, studyset.flow_counts(log)
-
-        log, cats, flow = _stage(stages, "study set", n_studies, "studies", select_stage, profile_dir, size)
-
-        def geocode_stage():
-            return geocode.place_sites(tables.sites, boundaries.country_points(), gazetteer.load())
-
-        sites = _stage(stages, "geocode", n_sites, "sites", geocode_stage, profile_dir, size)
-
-        def aggregate_stage():
-            ids = log.loc[log["included"], "nct_id"]
-            names = countries.country_table().set_index("iso3")["name"].to_dict()
-            removed = aggregate.removed_country_rows(tables.studies, countries.to_iso3)
-            counts = aggregate.country_counts(sites, ids, names, rule, removed)
-            regions = {r: countries.region_members(r) for r, _ in countries.REPORTED_REGIONS}
-            rc = aggregate.region_counts(sites, ids, regions, rule, removed,
-                                         schemes=dict(countries.REPORTED_REGIONS))
-            in_scope = log.loc[log["step"].isin(["included", "with_site", "with_mapped_country"]), "nct_id"]
-            aggregate.no_location_row(sites, in_scope, rule, removed)
-            return counts, rc
-
-        counts, rc = _stage(stages, "aggregate", n_sites, "sites", aggregate_stage, profile_dir, size)
-        result = Result(snap, definition, tables.replace(sites=sites), log, flow, cats, counts, rc,
-                        unknown, geocode.geo_audit(sites), rule=rule)
 
         def figure_stage():
             with tempfile.TemporaryDirectory() as tmp:

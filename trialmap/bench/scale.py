@@ -57,9 +57,9 @@ from pathlib import Path
 from typing import Any
 
 from trialmap.paths import sha256_file
+from trialmap.snapshot import FORMAT_PAGES
 
 GENERATOR_VERSION = 1
-FORMAT_PAGES = "ctgov-v2-api-pages"
 PAGE_SIZE = 1000
 ID_PREFIX = "NCT9"  # + 7 digits: beyond any id the registry has assigned (NCT07xxxxxx in 2026)
 _PLACEHOLDER = "NCT-SYNTHETIC-ID"

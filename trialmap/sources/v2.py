@@ -31,9 +31,7 @@ from trialmap.tables import Tables
 
 log = logging.getLogger(__name__)
 
-FORMAT_PAGES = "ctgov-v2-api-pages"
 FORMAT_EXPORT = "ctgov-v2-json-export"
-FORMAT_INCREMENTAL = "ctgov-v2-api-pages-incremental"
 
 
 def iter_studies(path: Path, raw: bytes | None = None) -> Iterator[dict[str, Any]]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from trialmap.errors import SourceFormatError
-from trialmap.snapshot import Snapshot
+from trialmap.snapshot import FORMAT_INCREMENTAL, FORMAT_PAGES, Snapshot
 from trialmap.sources import bulk_zip, classic, v2, website_csv
 from trialmap.tables import Tables
 
@@ -45,8 +45,8 @@ def _website_csv(snapshot: Snapshot) -> Tables:
 
 READERS: dict[str, Callable[[Snapshot], Tables]] = {
     classic.FORMAT: lambda s: classic.read(*_files(s)),
-    v2.FORMAT_PAGES: _v2_pages,
-    v2.FORMAT_INCREMENTAL: _v2_pages,
+    FORMAT_PAGES: _v2_pages,
+    FORMAT_INCREMENTAL: _v2_pages,
     v2.FORMAT_EXPORT: lambda s: v2.read(_files(s)),
     bulk_zip.FORMAT: lambda s: bulk_zip.read(*_files(s)),
     website_csv.FORMAT_CLASSIC: _website_csv,
@@ -70,7 +70,7 @@ _SHORT = {
     website_csv.FORMAT_CLASSIC: "website-csv-classic",
     website_csv.FORMAT_V2: "website-csv",
     v2.FORMAT_EXPORT: "website-json",
-    v2.FORMAT_PAGES: "api-v2-page",
+    FORMAT_PAGES: "api-v2-page",
     bulk_zip.FORMAT: "api-v2-bulk-json-zip",
 }
 
@@ -105,7 +105,7 @@ def detect_download_format(path: Path) -> tuple[str, int]:
                                                    for s in data):
             return v2.FORMAT_EXPORT, len(data)
         if isinstance(data, dict) and isinstance(data.get("studies"), list):
-            return v2.FORMAT_PAGES, len(data["studies"])
+            return FORMAT_PAGES, len(data["studies"])
         msg = f"{path.name} is JSON but not a ClinicalTrials.gov export (a list of v2 study objects)"
         raise SourceFormatError(msg)
     try:

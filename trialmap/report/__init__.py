@@ -256,10 +256,31 @@ def map_shapes(
     return MapShapes(view_box, dict(countries), dict(names), list(other), markers)
 
 
+#: The default world's paths, precomputed (a second per run otherwise): rebuilt by
+#: ``python -m trialmap.report.build`` whenever the boundaries or the settings change;
+#: tests/test_report.py checks the file equals a fresh computation.
+PATHS_FILE = Path(__file__).with_name("world_paths.json")
+
+
+def _paths_key(unit: float, tolerance: float) -> dict[str, Any]:
+    from trialmap import boundaries
+    from trialmap.paths import sha256_file
+
+    return {"boundaries_sha256": sha256_file(boundaries.world_path()), "unit": unit, "tolerance": tolerance,
+            "min_ring_area": MIN_RING_AREA}
+
+
 @functools.cache
 def _default_paths(unit: float, tolerance: float):
+    import json
+
     from trialmap import boundaries
 
+    if PATHS_FILE.is_file():
+        saved = json.loads(PATHS_FILE.read_text(encoding="utf-8"))
+        if saved.get("key") == _paths_key(unit, tolerance):
+            return (tuple(saved["view_box"]), saved["countries"], saved["names"], tuple(saved["other"]),
+                    frozenset(saved["tiny"]))
     return _paths(boundaries.load_world(), unit, tolerance)
 
 

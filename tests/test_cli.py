@@ -167,3 +167,41 @@ def test_trialmap_command_lists_and_verifies_snapshots(data_dir, capsys):
     assert "OK" in capsys.readouterr().out
     assert trialmap_main(["--data-dir", str(data_dir), "verify", "missing"]) == 1
     assert "not found" in _one_line_error(capsys)
+
+
+def test_as_of_after_the_registry_data_date_is_one_line_naming_both_dates(data_dir, capsys):
+    assert main(["--data-dir", str(data_dir), "--offline", "--as-of", "2023-01-01", "-q"]) == 1
+    err = _one_line_error(capsys)
+    assert "--as-of 2023-01-01 is after the registry data date" in err and "2022-01-21" in err
+
+
+def test_an_as_of_date_that_leaves_no_trial_says_so_in_one_line(data_dir, capsys):
+    assert main(["--data-dir", str(data_dir), "--offline", "--as-of", "2001-01-01"]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(err) == 1 and "no trial is left to map" in err[0] and "as of 2001-01-01" in err[0]
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--page-size", "0", "0 is out of range: give 1 to 1000"),
+    ("--page-size", "-5", "-5 is out of range: give 1 to 1000"),
+    ("--max-studies", "-1", "-1 is out of range: give 1 or more"),
+    ("--as-of", "2999-01-01", "2999-01-01 is in the future"),
+])
+def test_bad_numbers_and_dates_are_refused_by_the_parser(option, value, says, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([option, value])
+    assert exc.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_no_machine_paths_in_any_output_by_default(data_dir, tmp_path):
+    ov = tmp_path / "private-folder" / "overrides.csv"
+    ov.parent.mkdir()
+    ov.write_text("city,state,country,lat,lon\nHyderabad,Andhra Pradesh,India,17.385,78.4867\n")
+    assert main(["--data-dir", str(data_dir), "--offline", "--overrides", str(ov), "-q"]) == 0
+    (out,) = (data_dir / "processed").glob(f"{BUNDLED_ID}_custom-*")
+    for f in out.rglob("*"):
+        if f.is_file():
+            blob = f.read_bytes()
+            assert b"private-folder" not in blob and str(data_dir).encode() not in blob, f
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["geocoding"]["overrides"]["file"] == "overrides.csv"

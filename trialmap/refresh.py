@@ -234,6 +234,7 @@ def draw_flow(result: Result):  # -> Axes
 
     return flow_diagram(
         result.flow, result.inclusion_log, source_line=source_line(result, boundaries=False),
+        labels=studyset.step_labels(result.definition),
         title=f"Study flow ({result.definition.label}; ClinicalTrials.gov, {result.data_date})",
     )
 
@@ -417,6 +418,7 @@ def _provenance(result: Result, argv: Sequence[str]) -> dict[str, Any]:
         "attribution": m.get("attribution", CTGOV_CREDIT),
         "definition": {
             "name": d.name, "version": d.version, "source": d.source, "switches": d.switches,
+            "title": d.title, "step_prose": studyset.step_prose(d),
         },
         "counting_rule": result.rule.describe(),
         "source_line": source_line(result, boundaries=False),
@@ -463,8 +465,9 @@ def summary(result: Result, out: Path | None, seconds: float) -> str:
         f"definition {result.definition.label}",
         f"counting   {result.rule.describe()}",
         *([f"as of      {as_of_note(result)}"] if result.as_of else []),
-        f"records read {f['records_read']}, unique {f['unique_records']}, MSC confirmed "
-        f"{f['msc_confirmed']}, interventional {f['study_type']}, in scope {f['in_scope']}, "
+        f"records read {f['records_read']}, unique {f['unique_records']}, "
+        f"{result.definition.intervention.name} confirmed {f['intervention_confirmed']}, "
+        f"interventional {f['study_type']}, in scope {f['in_scope']}, "
         f"with a site {f['with_site']}, mapped to a country {f['with_mapped_country']}",
     ]
     if result.unknown_countries.empty:

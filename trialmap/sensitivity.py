@@ -79,11 +79,11 @@ def sensitivity(
     rule = rule or aggregate.CountingRule()
     col = rule.column
     per_variant, rows = {}, []
-    evidence: dict[bool, pd.DataFrame] = {}  # the MSC rule only depends on one switch
+    evidence: dict[bool, pd.DataFrame] = {}  # the intervention rule only depends on one switch
     for name, (defn, match, desc) in variants(definition).items():
         key = bool(defn.switches.get("derived_products", False))
         if key not in evidence:
-            evidence[key] = studyset.msc_evidence(tables, defn)
+            evidence[key] = studyset.intervention_evidence(tables, defn)
         log, _ = studyset.select(tables, defn, match=match, evidence=evidence[key])
         ids = log.loc[log["included"], "nct_id"]
         cc = aggregate.country_counts(tables.sites, ids, names, rule, removed)

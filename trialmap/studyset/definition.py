@@ -12,6 +12,8 @@ A definition says which records form the study set, in four parts:
     "mesenchymal stem/stromal cells"), ``patterns`` and ``products`` (what names
     the intervention in an intervention's name, other names or the title),
     ``description_patterns`` (stricter, for intervention descriptions),
+    ``title_patterns`` (what in a title confirms a study with no qualifying
+    intervention; default ``patterns`` and ``products``),
     ``not_cells`` (phrases blanked before matching), ``other_products`` (products
     that contain such cells but are something else), ``derived_products``
     (cell-free derivatives; switch ``derived_products``) and ``not_treatments``
@@ -49,7 +51,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _ALLOWED = {
     "definition": {"name", "version", "description", "title", "scope", "study_types"},
     "intervention": {
-        "name", "label", "patterns", "description_patterns", "products", "not_cells",
+        "name", "label", "patterns", "description_patterns", "title_patterns", "products", "not_cells",
         "other_products", "derived_products", "not_treatments", "study_types",
     },
     "conditions": {"outside", "groups"},
@@ -99,6 +101,7 @@ class Intervention:
     label: str
     patterns: tuple[str, ...]
     description_patterns: tuple[str, ...]
+    title_patterns: tuple[str, ...]
     products: tuple[str, ...]
     not_cells: tuple[str, ...]
     other_products: tuple[str, ...]
@@ -188,7 +191,8 @@ class Definition:
             "reason.other_product": f"another cell product, not {iv.name}",
             "reason.no_category": f"no {groups} category matched",
             "reason.comorbidity": "category set aside: the title or conditions name",
-            "reason.outside": "MeSH or keyword-field evidence only, while the title or conditions name",
+            "reason.outside": "MeSH evidence only, while the title or conditions name",
+            "reason.keyword_only": "only the keyword list names a category (not the title or conditions)",
         }
 
 
@@ -391,6 +395,7 @@ def parse_definition(text: str, where: str = "<string>") -> Definition:
             fail(f"[{iv_section}] {key} must be a string", key, iv_section)
     iv_patterns = patterns(raw_iv.get("patterns", []), "patterns" if iv_section != "msc" else "cell_patterns",
                            iv_section)
+    iv_products = patterns(raw_iv.get("products", []), "products", iv_section)
     intervention = Intervention(
         name=str(raw_iv.get("name", "MSC" if iv_section == "msc" else "intervention")),
         label=str(raw_iv.get("label", "mesenchymal stem/stromal cells" if iv_section == "msc"
@@ -398,7 +403,9 @@ def parse_definition(text: str, where: str = "<string>") -> Definition:
         patterns=iv_patterns,
         description_patterns=patterns(raw_iv.get("description_patterns", list(iv_patterns)),
                                       "description_patterns", iv_section),
-        products=patterns(raw_iv.get("products", []), "products", iv_section),
+        title_patterns=patterns(raw_iv.get("title_patterns", list(iv_patterns + iv_products)),
+                                "title_patterns", iv_section),
+        products=iv_products,
         not_cells=patterns(raw_iv.get("not_cells", []), "not_cells", iv_section),
         other_products=patterns(raw_iv.get("other_products", []), "other_products", iv_section),
         derived_products=patterns(raw_iv.get("derived_products", []), "derived_products", iv_section),

@@ -2,13 +2,39 @@
 
 :func:`intervention_evidence` decides per study whether it tests the
 intervention (and why); :func:`classify` gives every study's condition
-categories with their evidence. Both are pure functions of the canonical
-tables and a :class:`~trialmap.studyset.definition.Definition`.
+categories with their evidence and whether each counts. Both are pure
+functions of the canonical tables and a
+:class:`~trialmap.studyset.definition.Definition`.
+
+Condition evidence and its precedence (default match mode)
+----------------------------------------------------------
+Evidence for a category comes from five fields, each kept with the term that
+matched: the **title** (brief and official) and the **conditions** matched
+against the category's keyword patterns; the record's **MeSH** terms and
+their **MeSH ancestors** matched against its MeSH ids; and the free-text
+**keywords**. A source without MeSH terms (a website CSV) gets them from the
+conditions through a table learned from real records that carry both
+(``trialmap/data/condition_mesh.csv``; field ``condition_mesh``; see
+:mod:`trialmap.studyset.learn`).
+
+1. A category whose ``not_if`` patterns are named in the title or conditions
+   does not count (type 1 diabetes in a trial of diabetic foot ulcers or
+   erectile dysfunction: a comorbidity, not the disease studied).
+2. The title or a condition naming a category counts, whatever MeSH says.
+3. MeSH (terms, ancestors, or learned from the conditions) and keyword-field
+   evidence count only when the title and conditions name no disease outside
+   scope: the definition's ``outside`` patterns and the keywords of categories
+   switched off (a "Spondylarthritis" MeSH term on an osteoarthritis trial,
+   "Viremia" -> Sepsis on an HIV trial).
+4. A ``fallback`` category counts only when no other category of its group does.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -18,8 +44,18 @@ from trialmap.studyset.definition import Definition, normalize_mesh_id
 from trialmap.tables import Tables, isin
 
 # Joins between the parts of one intervention label ("UC-MSCs and Conditioned Medium").
-_LABEL_PARTS = re.compile(r"\s+(?:and|or|plus|versus|vs\.?)\s+|\s*[,;+&]\s*", re.IGNORECASE)
+_LABEL_PARTS = re.compile(r"\s+(?:and|or|plus|versus|vs\.?|with)\s+|\s*[,;+&/]\s*", re.IGNORECASE)
+# "without IBD", "non-Crohn's": a category named only to be excluded is blanked before
+# the keywords are matched (NCT01803347: "perianal fistulizing disease in patients without IBD").
+_NEGATED = re.compile(r"\b(?:without|excluding|non|not)[- ]+(?:[\w'’]+[- ]+){0,2}[\w'’]+", re.IGNORECASE)
+# An intervention named as a comparator never confirms by its description
+# ("Placebo infusion without mesenchymal stem cells").
+_COMPARATOR = re.compile(r"\b(?:placebo|sham|vehicle|saline|control|standard (?:of )?care)\b", re.I)
 MATCH_MODES = ("default", "mesh", "keyword", "both")
+TEXT_FIELDS = ("title", "condition")
+# Strongest first: the evidence a category row reports as matched_by/match.
+FIELD_ORDER = ("title", "condition", "mesh", "condition_mesh", "mesh_ancestor", "condition_mesh_ancestor",
+               "keyword")
 
 
 def _any(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -53,39 +89,68 @@ def _matches(text: pd.Series, pattern: re.Pattern[str] | None, where: pd.Series 
     return out
 
 
+def _found(text: pd.Series, pattern: re.Pattern[str] | None) -> pd.Series:
+    """The first text ``pattern`` finds in each value ("" for none)."""
+    if pattern is None or text.empty:
+        return pd.Series("", index=text.index, dtype="string")
+    search = pattern.search
+
+    def first(t: str) -> str:
+        m = search(t)
+        return m.group(0) if m else ""
+
+    return _on_unique(text, first, "").astype("string")
+
+
+# -- the intervention ---------------------------------------------------------------------
+
+
 def intervention_evidence(tables: Tables, definition: Definition) -> pd.DataFrame:
     """Decide per study whether it tests the definition's intervention, and say why.
 
     The rule, in order:
 
     1. Interventions whose name matches ``not_treatments`` (sample collection,
-       biopsies) are not treatments and are ignored; a study with only such
-       interventions is out whatever its title says.
-    2. An intervention label (name and other names) is split into its parts
-       at "and", "or", "plus", "vs", commas, "+" and "&"; the intervention
-       qualifies when one part names it (``patterns`` or ``products``) and does
-       not name a derived product (so "UC-MSCs and conditioned medium" is MSC,
-       "MSC-derived exosomes" is not).
-    3. Failing that, when only the description names it, neither the label
-       nor the description may name a derived product.
-    4. With no qualifying intervention, the title (brief or official) decides by the
-       same name / derived-product test.
+       biopsies) are ignored; a study with only such interventions is out
+       whatever its title says.
+    2. An intervention label (name and other names) is split into parts at
+       "and", "or", "plus", "vs", "with", commas, "/", "+" and "&"; the
+       intervention qualifies when one part names it (``patterns`` or
+       ``products``) and names neither a derived product nor another product
+       (``other_products``: stromal vascular fraction, bone-marrow concentrate,
+       micro-fragmented fat...). So "UC-MSCs and conditioned medium" is MSC,
+       "MSC-derived exosomes" is not.
+    3. Failing that, an intervention whose label names nothing of the kind,
+       is no comparator (placebo, sham, control), and whose description names
+       it (``description_patterns`` or ``products``) qualifies, unless the label
+       or description names a derived product or another product, or the
+       study's title names another product.
+    4. A study with no qualifying intervention is confirmed by its title (brief
+       or official: ``title_patterns``, default the label patterns), unless the
+       title names a derived product or one of its interventions is another
+       product (a title naming MSCs does not make a stromal vascular fraction
+       an MSC product).
 
     Phrases matching ``not_cells`` ("epithelial-mesenchymal transition",
-    "stromal vascular fraction") are blanked before any of this.
+    "mesenchymal tumour") are blanked before any of this.
 
     Returns
     -------
     DataFrame
-        ``nct_id``, ``confirmed`` (bool), ``reason`` (the intervention or title
-        text that decided, or why not).
+        ``nct_id``, ``confirmed`` (bool), ``reason`` (why, with the text that
+        decided), ``field`` (``intervention``, ``other_names``, ``description``,
+        ``title``, or empty) and ``term`` (the intervention name or title).
     """
     rule = definition.intervention
     words = definition.texts()
     cells = _any(rule.patterns + rule.products)
     desc_cells = _any(rule.description_patterns + rule.products)
+    title_cells = _any(rule.title_patterns)
     derived = _any(rule.derived_products)
+    other = _any(rule.other_products)
     allow_derived = definition.switches.get("derived_products", False)
+    if allow_derived:
+        derived = None
     not_cells = _any(rule.not_cells)
     sampling = _any(rule.not_treatments)
 
@@ -94,143 +159,300 @@ def intervention_evidence(tables: Tables, definition: Definition) -> pd.DataFram
         for c in cols[1:]:
             joined = joined + " | " + c.fillna("")
         if not not_cells or joined.empty:
-            return joined
+            return joined.astype("string")
         sub = not_cells.sub
         return _on_unique(joined, lambda t: sub(" ", t), pd.NA).astype("string")
 
     iv = tables.interventions
     is_sampling = _matches(iv["name"].fillna(""), sampling)
     iv = iv.loc[~is_sampling]
-    label = text(iv["name"], iv["other_names"])
+    name = text(iv["name"])
+    others = text(iv["other_names"])
+    label = name + " | " + others
 
     # Each part of a label ("X and Y") is judged on its own.
-    def qualifying_part(text: str) -> bool:
-        for part in _LABEL_PARTS.split(text):
+    def qualifying_part(value: str) -> bool:
+        for part in _LABEL_PARTS.split(value):
             if not part.strip() or cells is None or cells.search(part) is None:
                 continue
-            if allow_derived or derived is None or derived.search(part) is None:
-                return True
+            if derived is not None and derived.search(part):
+                continue
+            if other is not None and other.search(part):
+                continue
+            return True
         return False
 
-    part_ok = _on_unique(label, qualifying_part, False, bool)
-    # Each test runs only where its answer can change the outcome (long descriptions are
-    # the costliest texts): the description only where the label does not name the
-    # intervention, the derived-product tests only where the description alone names it.
+    by_name = _on_unique(name, qualifying_part, False, bool)
+    # Other names cannot rescue an intervention whose own name is a derived or other product.
+    spoilt_name = _matches(name, derived) | _matches(name, other)
+    by_other = ~by_name & ~spoilt_name & _on_unique(others, qualifying_part, False, bool)
     cell_label = _matches(label, cells)
+    other_label = _matches(label, other)
+    # The description is read only where the label names nothing of the kind (long
+    # descriptions are the costliest texts).
+    read_desc = ~cell_label & ~other_label & ~_matches(iv["name"].fillna(""), _COMPARATOR)
     desc = pd.Series("", index=iv.index, dtype="string")
-    if (~cell_label).any():
-        desc[~cell_label] = text(iv.loc[~cell_label, "description"]).to_numpy()
-    cell_desc = _matches(desc, desc_cells, ~cell_label)
-    by_desc = ~cell_label & cell_desc
-    if allow_derived:
-        derived_label = derived_desc = pd.Series(False, index=iv.index)
-    else:
-        derived_label, derived_desc = _matches(label, derived, by_desc), _matches(desc, derived, by_desc)
-    ok_iv = part_ok | (by_desc & ~derived_label & ~derived_desc)
-    first_ok = iv.loc[ok_iv].drop_duplicates("nct_id").set_index("nct_id")["name"]
-    is_derived = (cell_label | cell_desc) & ~ok_iv
-    derived_only = iv.loc[is_derived].drop_duplicates("nct_id").set_index("nct_id")
+    if read_desc.any():
+        desc[read_desc] = text(iv.loc[read_desc, "description"]).to_numpy()
+    cell_desc = _matches(desc, desc_cells, read_desc)
+    derived_hit = _matches(label, derived, cell_label | cell_desc) | _matches(desc, derived, cell_desc)
+    other_desc = _matches(desc, other, cell_desc)
+    spoilt = derived_hit | other_desc
+    # A description naming the cells does not outweigh a title naming another product.
+    st_titles = tables.studies.drop_duplicates("nct_id").set_index("nct_id")
+    other_title = st_titles.index[_matches(text(st_titles["title"], st_titles["official_title"]), other,
+                                           pd.Series(isin(st_titles.index, iv.loc[cell_desc, "nct_id"]),
+                                                     index=st_titles.index)).to_numpy()]
+    other_desc |= cell_desc & pd.Series(isin(iv["nct_id"], other_title), index=iv.index)
+    by_desc = cell_desc & ~spoilt & ~other_desc
+    ok_iv = by_name | by_other | by_desc
+    field = np.select([by_name.to_numpy(), by_other.to_numpy(), by_desc.to_numpy()],
+                      ["intervention", "other_names", "description"], "")
+    iv = iv.assign(_field=field)
+    first_ok = iv.loc[ok_iv].sort_values("_field", key=lambda f: f.map(
+        {"intervention": 0, "other_names": 1, "description": 2}), kind="stable").drop_duplicates("nct_id")
+    first_ok = first_ok.set_index("nct_id")
+    # Another product counts against the title where the label names it, or where the
+    # description names the cells and the description or the title another product.
+    is_other = (other_label | other_desc) & ~ok_iv
+    is_derived = (cell_label | cell_desc) & derived_hit & ~ok_iv & ~is_other
+    derived_only = iv.loc[is_derived].drop_duplicates("nct_id").set_index("nct_id")["name"]
+    other_only = iv.loc[is_other].drop_duplicates("nct_id").set_index("nct_id")["name"]
 
-    st = tables.studies.set_index("nct_id")
+    st = st_titles
     all_iv = tables.interventions
     only_sampling = pd.unique(all_iv.loc[~isin(all_iv["nct_id"], iv["nct_id"]), "nct_id"])
-    # The title only decides for studies without a qualifying intervention.
     sampled = isin(st.index, only_sampling)
-    undecided = pd.Series(~sampled & ~isin(st.index, first_ok.index), index=st.index)
+    decided = isin(st.index, first_ok.index)
+    has_other = isin(st.index, other_only.index)
+    undecided = pd.Series(~sampled & ~decided & ~has_other, index=st.index)
     title = pd.Series("", index=st.index, dtype="string")
     if undecided.any():
         m = undecided.to_numpy()
         title[m] = text(st.loc[m, "title"], st.loc[m, "official_title"]).to_numpy()
-    title_cell = _matches(title, cells, undecided)
+    title_cell = _matches(title, title_cells, undecided)
     title_derived = _matches(title, derived, title_cell)
 
     out = pd.DataFrame(index=st.index)
     out["confirmed"] = False
     out["reason"] = words["reason.no_intervention"]
+    out["field"] = ""
+    out["term"] = ""
     out.loc[sampled, "reason"] = words["reason.sampling"]
-    by_title = title_cell & (~title_derived | allow_derived)
-    derived_title = title_cell & ~by_title
+    by_title = title_cell & ~title_derived
+    derived_title = title_cell & title_derived
     out.loc[derived_title, "reason"] = words["reason.derived_title"] + ": " + st.loc[
-        derived_title, "title"
-    ].fillna("")
+        derived_title, "title"].fillna("")
     out.loc[by_title, "confirmed"] = True
+    out.loc[by_title, "field"] = "title"
+    out.loc[by_title, "term"] = st.loc[by_title, "title"].fillna("")
     out.loc[by_title, "reason"] = "title: " + st.loc[by_title, "title"].fillna("")
     dids = derived_only.index.difference(first_ok.index)
     dids = dids[~out.loc[dids, "confirmed"].to_numpy()] if len(dids) else dids
-    out.loc[dids, "reason"] = words["reason.derived"] + ": " + derived_only.loc[dids, "name"]
+    out.loc[dids, "reason"] = words["reason.derived"] + ": " + derived_only.loc[dids]
+    oids = other_only.index.difference(first_ok.index)
+    out.loc[oids, "reason"] = words["reason.other_product"] + ": " + other_only.loc[oids]
     ids = first_ok.index
     out.loc[ids, "confirmed"] = True
-    out.loc[ids, "reason"] = "intervention: " + first_ok
-    return out.reset_index().astype({"nct_id": "string", "reason": "string"})
+    out.loc[ids, "field"] = first_ok["_field"]
+    out.loc[ids, "term"] = first_ok["name"]
+    prefix = first_ok["_field"].map({"intervention": "intervention: ",
+                                     "other_names": "intervention (other name): ",
+                                     "description": "intervention (description): "})
+    out.loc[ids, "reason"] = prefix + first_ok["name"]
+    return out.reset_index().astype(
+        {"nct_id": "string", "reason": "string", "field": "string", "term": "string"})
+
+
+# -- conditions -----------------------------------------------------------------------------
+
+
+def condition_key(text: Any) -> str:
+    """A condition text compared loosely: case, accents, punctuation and spacing ignored.
+
+    "Crohn's Disease" and "CROHN DISEASE" -> "crohn s disease" / "crohn disease";
+    "Dermatitis, Atopic" -> "dermatitis atopic".
+    """
+    if not isinstance(text, str):
+        return ""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.casefold()).split())
+
+
+@cache
+def condition_mesh_table() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The learned condition-text -> MeSH table and the MeSH ancestors table (see
+    :mod:`trialmap.studyset.learn`)."""
+    data = resources.files("trialmap") / "data"
+    with (data / "condition_mesh.csv").open("rb") as fh:
+        cm = pd.read_csv(fh, dtype={"condition": "string", "mesh_id": "string", "term": "string"})
+    with (data / "mesh_ancestors.csv").open("rb") as fh:
+        anc = pd.read_csv(fh, dtype="string")
+    return cm, anc
+
+
+def learned_mesh(conditions: pd.DataFrame) -> pd.DataFrame:
+    """MeSH rows (``nct_id``, ``source``, ``term``, ``mesh_id``) for condition rows, from the
+    learned table: ``source`` is "condition_mesh" for a condition's own terms and
+    "condition_mesh_ancestor" for their ancestors."""
+    cols = ["nct_id", "source", "term", "mesh_id"]
+    if conditions.empty:
+        return pd.DataFrame(columns=cols).astype("string")
+    cm, anc = condition_mesh_table()
+    keys = conditions.assign(condition=_on_unique(conditions["term"], condition_key, "").astype("string"))
+    direct = keys[["nct_id", "condition"]].merge(cm[["condition", "mesh_id", "term"]], on="condition")
+    up = direct[["nct_id", "mesh_id"]].merge(anc, on="mesh_id")
+    up = up.rename(columns={"mesh_id": "_from"}).rename(columns={"ancestor_id": "mesh_id",
+                                                                   "ancestor_term": "term"})
+    out = pd.concat([direct.assign(source="condition_mesh")[cols],
+                     up.assign(source="condition_mesh_ancestor")[cols]], ignore_index=True)
+    return out.drop_duplicates(["nct_id", "source", "mesh_id"]).astype("string")
+
+
+def _evidence(tables: Tables, definition: Definition) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every piece of category evidence: (``nct_id``, ``category``, ``field``, ``term``), and the
+    text rows (title and conditions) of every study."""
+    cond = tables.conditions
+    st = tables.studies.drop_duplicates("nct_id")
+    titles = pd.concat([
+        st[["nct_id", "title"]].rename(columns={"title": "term"}),
+        st[["nct_id", "official_title"]].rename(columns={"official_title": "term"}),
+    ], ignore_index=True).dropna(subset=["term"]).assign(source="title")
+    free = cond.loc[cond["source"].isin(["condition", "keyword"]), ["nct_id", "source", "term"]]
+    texts = pd.concat([titles[["nct_id", "source", "term"]], free], ignore_index=True)
+    texts = texts[texts["term"].notna()].reset_index(drop=True)
+    texts["term"] = _on_unique(texts["term"].astype("string"), lambda t: _NEGATED.sub(" ", t), pd.NA).astype(
+        "string")
+    mesh = cond.loc[cond["source"].isin(["mesh", "mesh_ancestor"]), ["nct_id", "source", "term", "mesh_id"]]
+    has_mesh = cond.loc[cond["source"] == "mesh", "nct_id"]
+    no_mesh = cond[(cond["source"] == "condition") & ~isin(cond["nct_id"], has_mesh)]
+    mesh = pd.concat([mesh, learned_mesh(no_mesh)], ignore_index=True)
+    mesh["mesh_id"] = _on_unique(mesh["mesh_id"], normalize_mesh_id, None).astype("string")
+
+    rows = []
+    for cat in definition.categories:
+        pat = _any(cat.keywords)
+        if pat is not None:
+            hit = _found(texts["term"], pat)
+            t = texts[hit != ""]
+            rows.append(pd.DataFrame({"nct_id": t["nct_id"].to_numpy(), "category": cat.key,
+                                      "field": t["source"].to_numpy(), "term": t["term"].to_numpy()}))
+        if cat.mesh:
+            m = mesh[isin(mesh["mesh_id"], cat.mesh)]
+            rows.append(pd.DataFrame({"nct_id": m["nct_id"].to_numpy(), "category": cat.key,
+                                      "field": m["source"].to_numpy(),
+                                      "term": (m["mesh_id"] + " " + m["term"].fillna("")).to_numpy()}))
+    cols = ["nct_id", "category", "field", "term"]
+    ev = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
+    return ev.astype("string").drop_duplicates().reset_index(drop=True), texts
+
+
+def _named(texts: pd.DataFrame, patterns: tuple[str, ...]) -> pd.Series:
+    """Per study: the first text of the title or conditions a pattern finds ("" for none)."""
+    prim = texts[texts["source"].isin(["title", "condition"])]
+    hit = _found(prim["term"], _any(patterns))
+    hit = hit[hit != ""]
+    return pd.Series(hit.to_numpy(), index=prim.loc[hit.index, "nct_id"].to_numpy()).groupby(level=0).first()
 
 
 def classify(tables: Tables, definition: Definition, match: str = "default") -> pd.DataFrame:
-    """Condition categories of every study, one row per (study, category), with the reason.
+    """Condition categories of every study, one row per (study, category), with the evidence.
 
     ``match`` says what evidence counts:
 
     ``"default"``
-        MeSH terms and ancestors decide; a record with no MeSH terms at all
-        falls back to matching its conditions and keywords against each
-        category's keywords.
+        All fields, with the precedence described in this module's docstring.
     ``"mesh"``
-        MeSH only (records without MeSH match nothing).
+        MeSH only (terms, ancestors, and MeSH learned from conditions), no precedence.
     ``"keyword"``
-        Keywords only, on every record's conditions and keywords.
+        Text only (title, conditions, keywords), no precedence.
     ``"both"``
-        A MeSH match or a keyword match, on every record.
+        Any evidence from any field; ``not_if`` and ``outside`` are not applied.
+
+    A definition without categories puts every study in one row
+    (``any_condition``).
 
     Returns
     -------
     DataFrame
-        ``nct_id``, ``category``, ``group``, ``matched_by`` ("mesh" or
-        "keyword"), ``match`` (the MeSH id and term, or the matched text).
+        ``nct_id``, ``category``, ``group``, ``matched_by`` (the field of the
+        strongest evidence: title, condition, mesh, condition_mesh,
+        mesh_ancestor, condition_mesh_ancestor, keyword), ``match`` (its term:
+        the text, or the MeSH id and term), ``evidence`` (every piece, "field:
+        term" joined by " | "), ``counts`` (whether the category counts for the
+        study) and ``note`` (why not, when it does not).
     """
     if match not in MATCH_MODES:
         msg = f"unknown match mode {match!r}: use one of {', '.join(MATCH_MODES)}"
         raise ValueError(msg)
-    cols = ["nct_id", "category", "group", "matched_by", "match", "counts", "note"]
+    cols = ["nct_id", "category", "group", "matched_by", "match", "evidence", "counts", "note"]
+    strings = {c: "string" for c in cols if c != "counts"}
     if definition.any_condition:
         ids = tables.studies["nct_id"].drop_duplicates()
         out = pd.DataFrame({"nct_id": ids.to_numpy(), "category": "any_condition", "group": "",
-                            "matched_by": "", "match": "", "counts": True, "note": ""}, columns=cols)
-        return out.astype({c: "string" for c in cols if c != "counts"})
-    cond = tables.conditions
-    mesh = cond[cond["source"].isin(["mesh", "mesh_ancestor"])].copy()
-    mesh["mesh_id"] = _on_unique(mesh["mesh_id"], normalize_mesh_id, None)
-    has_mesh = cond.loc[cond["source"] == "mesh", "nct_id"]
-    free = cond[cond["source"].isin(["condition", "keyword"])]
-    if match == "default":
-        free = free[~isin(free["nct_id"], has_mesh)]
-    elif match == "mesh":
-        free = free.iloc[0:0]
-    if match == "keyword":
-        mesh = mesh.iloc[0:0]
-
-    def first_per_study(df: pd.DataFrame) -> pd.DataFrame:
-        """Each study's first row, studies in id order."""
-        df = df[df["nct_id"].notna()].drop_duplicates("nct_id")
-        return df.sort_values("nct_id", kind="stable")
-
-    rows = []
-    for cat in definition.active_categories():
-        hit = first_per_study(mesh[isin(mesh["mesh_id"], cat.mesh)])
-        rows += [(nct, cat.key, cat.group, "mesh", f"{m} {t}")
-                 for nct, m, t in zip(hit["nct_id"], hit["mesh_id"], hit["term"], strict=True)]
-        pat = _any(cat.keywords)
-        if pat is not None and not free.empty:
-            kw = first_per_study(free[_matches(free["term"], pat)])
-            rows += [(nct, cat.key, cat.group, "keyword", str(t))
-                     for nct, t in zip(kw["nct_id"], kw["term"], strict=True)]
-    out = pd.DataFrame(rows, columns=cols[:5]).astype("string")
+                            "matched_by": "", "match": "", "evidence": "", "counts": True, "note": ""},
+                           columns=cols)
+        return out.astype(strings)
+    active = {c.key: c for c in definition.active_categories()}
+    ev, texts = _evidence(tables, definition)
+    ev = ev[ev["category"].isin(list(active))]
+    if match == "mesh":
+        ev = ev[~ev["field"].isin(["title", "condition", "keyword"])]
+    elif match == "keyword":
+        ev = ev[ev["field"].isin(["title", "condition", "keyword"])]
+    if ev.empty:
+        return pd.DataFrame(columns=cols).astype({**strings, "counts": bool})
+    order = {f: i for i, f in enumerate(FIELD_ORDER)}
+    ev = ev.assign(_rank=ev["field"].map(order)).sort_values(["nct_id", "category", "_rank", "term"])
+    joined = (ev["field"] + ": " + ev["term"]).groupby([ev["nct_id"], ev["category"]], sort=False).agg(
+        " | ".join)
+    best = ev.drop_duplicates(["nct_id", "category"]).set_index(["nct_id", "category"])
+    out = pd.DataFrame({
+        "matched_by": best["field"], "match": best["term"], "evidence": joined.reindex(best.index),
+    }).reset_index()
+    out["group"] = out["category"].map({k: c.group for k, c in active.items()})
     out["counts"] = True
-    out["note"] = pd.Series("", index=out.index, dtype="string")
+    out["note"] = ""
+    named = ev.groupby(["nct_id", "category"], sort=False)["field"].agg(
+        lambda f: bool(set(f) & set(TEXT_FIELDS)))
+    out["named"] = named.reindex(pd.MultiIndex.from_frame(out[["nct_id", "category"]])).to_numpy()
 
-    # A fallback category only counts when its group has no specific match.
-    fallback = {c.key for c in definition.active_categories() if c.fallback}
-    if fallback and not out.empty:
-        specific = out[~out["category"].isin(fallback)][["nct_id", "group"]].drop_duplicates()
-        key = out["nct_id"] + "\0" + out["group"]
+    if match == "default":
+        words = definition.texts()
+        # 1. not_if: the category is a comorbidity or complication of the disease studied;
+        # the complication named is then a disease outside scope for the study's other evidence.
+        aside = []
+        for key, cat in active.items():
+            if not cat.not_if:
+                continue
+            hit = _named(texts, cat.not_if)
+            m = (out["category"] == key) & out["nct_id"].isin(hit.index)
+            out.loc[m, "counts"] = False
+            out.loc[m, "note"] = (f"{words['reason.comorbidity']} " + out.loc[m, "nct_id"].map(hit)
+                                  + f" ({key} set aside)")
+            aside.append(hit[hit.index.isin(out.loc[m, "nct_id"])])
+        # 2./3. Only the title and conditions decide alone; MeSH evidence counts while they
+        # name no disease outside scope; the keyword list never decides alone.
+        out.loc[out["counts"] & ~out["named"] & (out["matched_by"] == "keyword"), "counts"] = False
+        out.loc[~out["counts"] & (out["note"] == ""), "note"] = words["reason.keyword_only"]
+        outside = definition.outside + tuple(
+            p for c in definition.inactive_categories() for p in c.keywords)
+        hit = _named(texts, outside) if outside else pd.Series(dtype="string")
+        if aside:
+            hit = pd.concat([hit, *aside]).groupby(level=0).first()
+        if len(hit):
+            m = out["counts"] & ~out["named"] & out["nct_id"].isin(hit.index)
+            out.loc[m, "counts"] = False
+            out.loc[m, "note"] = (f"{words['reason.outside']} " + out.loc[m, "nct_id"].map(hit)
+                                  + " (" + out.loc[m, "category"] + ": " + out.loc[m, "matched_by"] + " "
+                                  + out.loc[m, "match"] + ")")
+    # 4. A fallback category only counts when its group has no specific category that does.
+    fallback = {k for k, c in active.items() if c.fallback}
+    if fallback:
+        specific = out[out["counts"] & ~out["category"].isin(fallback)]
         covered = set(specific["nct_id"] + "\0" + specific["group"])
-        out = out[~(out["category"].isin(fallback) & key.isin(covered))]
+        key = out["nct_id"] + "\0" + out["group"]
+        m = out["category"].isin(fallback) & key.isin(covered)
+        out = out[~m]
+    out = out.drop(columns="named")[cols].astype(strings)
     return out.sort_values(["nct_id", "category"]).reset_index(drop=True)

@@ -51,6 +51,11 @@ _NEGATED = re.compile(r"\b(?:without|excluding|non|not)[- ]+(?:[\w'’]+[- ]+){0
 # An intervention named as a comparator never confirms by its description
 # ("Placebo infusion without mesenchymal stem cells").
 _COMPARATOR = re.compile(r"\b(?:placebo|sham|vehicle|saline|control|standard (?:of )?care)\b", re.I)
+# The title decides only for a study with an intervention that could be a cell product:
+# not only drugs, supplements, tests or behaviours ("Linagliptin and Mesenchymal Stem
+# Cells", NCT02442817, gives linagliptin and measures the patients' own MSCs).
+_CARRIER_TYPES = {"BIOLOGICAL", "GENETIC", "PROCEDURE", "OTHER", "COMBINATION_PRODUCT", "DEVICE"}
+_CELL_WORDS = re.compile(r"\bcell|stem|transplant|graft|implant|infusion|injection", re.IGNORECASE)
 MATCH_MODES = ("default", "mesh", "keyword", "both")
 TEXT_FIELDS = ("title", "condition")
 # Strongest first: the evidence a category row reports as matched_by/match.
@@ -127,9 +132,11 @@ def intervention_evidence(tables: Tables, definition: Definition) -> pd.DataFram
        study's title names another product.
     4. A study with no qualifying intervention is confirmed by its title (brief
        or official: ``title_patterns``, default the label patterns), unless the
-       title names a derived product or one of its interventions is another
+       title names a derived product, one of its interventions is another
        product (a title naming MSCs does not make a stromal vascular fraction
-       an MSC product).
+       an MSC product), or none of its interventions could be a cell product
+       (only drugs, supplements, tests or behaviours, none named as cells,
+       a transplant, graft, implant, infusion or injection).
 
     Phrases matching ``not_cells`` ("epithelial-mesenchymal transition",
     "mesenchymal tumour") are blanked before any of this.
@@ -225,7 +232,10 @@ def intervention_evidence(tables: Tables, definition: Definition) -> pd.DataFram
     sampled = isin(st.index, only_sampling)
     decided = isin(st.index, first_ok.index)
     has_other = isin(st.index, other_only.index)
-    undecided = pd.Series(~sampled & ~decided & ~has_other, index=st.index)
+    carrier = (iv["type"].isin(list(_CARRIER_TYPES)) | iv["type"].isna() | _matches(iv["name"].fillna(""),
+               _CELL_WORDS)) & ~_matches(iv["name"].fillna(""), _COMPARATOR)
+    no_carrier = isin(st.index, iv["nct_id"]) & ~isin(st.index, iv.loc[carrier, "nct_id"])
+    undecided = pd.Series(~sampled & ~decided & ~has_other & ~no_carrier, index=st.index)
     title = pd.Series("", index=st.index, dtype="string")
     if undecided.any():
         m = undecided.to_numpy()

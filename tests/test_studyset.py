@@ -129,10 +129,12 @@ def test_select_keeps_only_trials_with_a_mapped_site(tables, definition):
         (('label = "Type 1 diabetes"', 'label = "Type 1 diabetes"\nkeyword = ["t1d"]'),
          r":\d+: unknown key 'keyword' in \[categories.type1_diabetes\]"),
         (('mesh = ["D000006086"]', 'mesh = ["D6086"]'), r":\d+: invalid MeSH descriptor id 'D6086'"),
-        (("'mesenchym(?:al|e)',", "'mesenchym(al',"), r":\d+: bad regular expression"),
+        (("'mesench[yi]m(?:al|e)',", "'mesenchym(al',"), r":\d+: bad regular expression"),
         (('switch = "covid19"', 'switch = "covid"'), r":\d+: .*names switch 'covid'"),
         (("[definition]", "[definiton]"), r"unknown section \[definiton\]"),
-        (("version = \"2\"", "version = "), r":\d+: not valid TOML"),
+        (("version = \"3\"", "version = "), r":\d+: not valid TOML"),
+        (("not_if = ['biliary atresia']", "not_if = ['biliary (atresia']"), r":\d+: bad regular expression"),
+        (('[conditions]\n', '[conditions]\ncolour = 1\n'), r":\d+: unknown key 'colour' in \[conditions\]"),
     ],
 )
 def test_a_malformed_definition_is_a_clear_error_naming_the_line(tmp_path, patch, message):
@@ -153,7 +155,11 @@ def test_a_malformed_definition_is_a_clear_error_naming_the_line(tmp_path, patch
 
 
 def test_the_default_definition_parses_and_names_itself(definition):
-    assert definition.label == "msc-inflammatory-autoimmune v2"
+    assert definition.label == "msc-inflammatory-autoimmune v3"
+    assert definition.title == "MSC trials in inflammatory and autoimmune disease"
+    assert definition.intervention.name == "MSC"
+    assert list(definition.groups) == ["autoimmune", "inflammatory"]
+    assert len(repr(definition)) < 400
     assert {c.key for c in definition.active_categories()} >= {"gvhd", "ibd", "covid19"}
     assert "osteoarthritis" not in {c.key for c in definition.active_categories()}
     with pytest.raises(DefinitionError, match="does not exist"):
@@ -237,12 +243,15 @@ def test_classify_match_modes(tables, definition, match):
     default = classify(tables, definition)
     got = classify(tables, definition, match)
     if match == "mesh":
-        assert set(got["matched_by"]) == {"mesh"}
-        assert set(got["nct_id"]) <= set(default["nct_id"])
+        mesh_fields = {"mesh", "mesh_ancestor", "condition_mesh", "condition_mesh_ancestor"}
+        assert set(got["matched_by"]) <= mesh_fields
     elif match == "keyword":
-        assert set(got["matched_by"]) == {"keyword"}
+        assert set(got["matched_by"]) <= {"title", "condition", "keyword"}
     else:
-        assert set(got["nct_id"]) >= set(default["nct_id"])
+        # Any evidence, no precedence: a superset of what counts by default.
+        assert set(got["nct_id"]) >= set(default.loc[default["counts"], "nct_id"])
+    assert got["counts"].all()  # the plain modes set nothing aside
+    assert not got.empty
 
 
 def test_flow_diagram_draws_every_step_with_its_count(result):
@@ -258,6 +267,8 @@ def test_flow_diagram_draws_every_step_with_its_count(result):
             if row.n_excluded:
                 assert texts[f"flow-excluded-{row.step}"].startswith(f"Excluded: n = {row.n_excluded:,}")
         assert "sample collection only" in texts["flow-excluded-intervention_confirmed"]
-        assert "msc-inflammatory-autoimmune v2" in texts["source-line"]
+        assert "msc-inflammatory-autoimmune v3" in texts["source-line"]
+        assert texts["flow-intervention_confirmed"].startswith("MSC intervention confirmed")
+        assert texts["flow-in_scope"].startswith("In scope: inflammatory or autoimmune disease")
     finally:
         plt.close(ax.figure)

@@ -7,6 +7,7 @@ reproducible.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from trialmap.studyset.definition import Definition
@@ -58,7 +59,10 @@ def select(
     -------
     log : DataFrame
         One row per study read: ``nct_id``, ``step`` (the step at which it
-        left, or "included"), ``included`` (bool), ``reason``.
+        left, or "included"), ``included`` (bool), ``reason`` (why it left),
+        ``evidence`` (what confirmed the intervention, "field: term", and the
+        categories that count with their strongest evidence, "category
+        (field: term)"; empty where nothing was found).
     categories : DataFrame
         :func:`~trialmap.studyset.rule.classify`'s rows for the included studies.
     """
@@ -109,8 +113,23 @@ def select(
     log["included"] = log["step"].isna()
     log["step"] = log["step"].fillna("included")
     log["reason"] = log["reason"].fillna("")
+    log["evidence"] = _evidence_text(ev, cats, studies["nct_id"])
     kept = cats[cats["counts"] & isin(cats["nct_id"], log.loc[log["included"], "nct_id"])]
     return log, kept.drop(columns="counts").reset_index(drop=True)
+
+
+def _evidence_text(ev: pd.DataFrame, cats: pd.DataFrame, ids: pd.Series) -> pd.Series:
+    """Per study (aligned with ``ids``): the intervention and category evidence, in words."""
+    iv = ev["field"].fillna("").astype("string")
+    iv_text = (iv + ": " + ev["term"].fillna("").astype("string")).where(ev["confirmed"].fillna(False), "")
+    iv_text = iv_text.where(iv != "", "")
+    counted = cats[cats["counts"] & (cats["category"] != "any_condition")]
+    cat_text = (counted["category"] + " (" + counted["matched_by"] + ": " + counted["match"] + ")").groupby(
+        counted["nct_id"]).agg("; ".join)
+    out = pd.Series(iv_text.reindex(ids).fillna("").to_numpy(), index=ids.index, dtype="string")
+    extra = pd.Series(cat_text.reindex(ids.to_numpy()).fillna("").to_numpy(), index=ids.index, dtype="string")
+    both = (out != "") & (extra != "")
+    return (out + pd.Series(np.where(both, " | ", ""), index=ids.index) + extra).astype("string")
 
 
 def _scope_reasons(cats: pd.DataFrame, ids: pd.Series, default: str) -> pd.Series:

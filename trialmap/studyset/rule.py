@@ -207,9 +207,9 @@ def intervention_evidence(tables: Tables, definition: Definition) -> pd.DataFram
     spoilt = derived_hit | other_desc
     # A description naming the cells does not outweigh a title naming another product.
     st_titles = tables.studies.drop_duplicates("nct_id").set_index("nct_id")
-    other_title = st_titles.index[_matches(text(st_titles["title"], st_titles["official_title"]), other,
-                                           pd.Series(isin(st_titles.index, iv.loc[cell_desc, "nct_id"]),
-                                                     index=st_titles.index)).to_numpy()]
+    desc_only = st_titles.loc[isin(st_titles.index, iv.loc[cell_desc, "nct_id"])]
+    desc_titles = text(desc_only["title"], desc_only["official_title"])
+    other_title = desc_only.index[_matches(desc_titles, other).to_numpy()]
     other_desc |= cell_desc & pd.Series(isin(iv["nct_id"], other_title), index=iv.index)
     by_desc = cell_desc & ~spoilt & ~other_desc
     ok_iv = by_name | by_other | by_desc
@@ -319,11 +319,14 @@ def learned_mesh(conditions: pd.DataFrame) -> pd.DataFrame:
     return out.drop_duplicates(["nct_id", "source", "mesh_id"]).astype("string")
 
 
-def _evidence(tables: Tables, definition: Definition) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _evidence(tables: Tables, definition: Definition, ids: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every piece of category evidence: (``nct_id``, ``category``, ``field``, ``term``), and the
-    text rows (title and conditions) of every study."""
+    text rows (title and conditions) of every study (of ``ids`` only, when given)."""
     cond = tables.conditions
     st = tables.studies.drop_duplicates("nct_id")
+    if ids is not None:
+        cond = cond[isin(cond["nct_id"], ids)]
+        st = st[isin(st["nct_id"], ids)]
     titles = pd.concat([
         st[["nct_id", "title"]].rename(columns={"title": "term"}),
         st[["nct_id", "official_title"]].rename(columns={"official_title": "term"}),
@@ -365,7 +368,7 @@ def _named(texts: pd.DataFrame, patterns: tuple[str, ...]) -> pd.Series:
     return pd.Series(hit.to_numpy(), index=prim.loc[hit.index, "nct_id"].to_numpy()).groupby(level=0).first()
 
 
-def classify(tables: Tables, definition: Definition, match: str = "default") -> pd.DataFrame:
+def classify(tables: Tables, definition: Definition, match: str = "default", ids: Any = None) -> pd.DataFrame:
     """Condition categories of every study, one row per (study, category), with the evidence.
 
     ``match`` says what evidence counts:
@@ -380,7 +383,9 @@ def classify(tables: Tables, definition: Definition, match: str = "default") -> 
         Any evidence from any field; ``not_if`` and ``outside`` are not applied.
 
     A definition without categories puts every study in one row
-    (``any_condition``).
+    (``any_condition``). ``ids`` (NCT ids) limits the work to those studies:
+    :func:`~trialmap.studyset.select.select` classifies only the studies that
+    passed the intervention and study-type steps.
 
     Returns
     -------
@@ -398,13 +403,15 @@ def classify(tables: Tables, definition: Definition, match: str = "default") -> 
     cols = ["nct_id", "category", "group", "matched_by", "match", "evidence", "counts", "note"]
     strings = {c: "string" for c in cols if c != "counts"}
     if definition.any_condition:
-        ids = tables.studies["nct_id"].drop_duplicates()
-        out = pd.DataFrame({"nct_id": ids.to_numpy(), "category": "any_condition", "group": "",
+        all_ids = tables.studies["nct_id"].drop_duplicates()
+        if ids is not None:
+            all_ids = all_ids[isin(all_ids, ids)]
+        out = pd.DataFrame({"nct_id": all_ids.to_numpy(), "category": "any_condition", "group": "",
                             "matched_by": "", "match": "", "evidence": "", "counts": True, "note": ""},
                            columns=cols)
         return out.astype(strings)
     active = {c.key: c for c in definition.active_categories()}
-    ev, texts = _evidence(tables, definition)
+    ev, texts = _evidence(tables, definition, ids)
     ev = ev[ev["category"].isin(list(active))]
     if match == "mesh":
         ev = ev[~ev["field"].isin(["title", "condition", "keyword"])]

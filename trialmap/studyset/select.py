@@ -99,7 +99,7 @@ def select(
     ok_type = studies["study_type"].isin(definition.study_types)
     leave(~ok_type, "study_type", "study type " + studies["study_type"].fillna("missing"))
 
-    cats = classify(tables, definition, match)
+    cats = classify(tables, definition, match, ids=log.loc[log["step"].isna(), "nct_id"])
     in_scope = isin(studies["nct_id"], cats.loc[cats["counts"], "nct_id"])
     reasons = _scope_reasons(cats, studies["nct_id"], words["reason.no_category"])
     leave(~in_scope, "in_scope", reasons)

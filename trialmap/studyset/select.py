@@ -115,7 +115,7 @@ def select(
     log["reason"] = log["reason"].fillna("")
     log["evidence"] = _evidence_text(ev, cats, studies["nct_id"])
     kept = cats[cats["counts"] & isin(cats["nct_id"], log.loc[log["included"], "nct_id"])]
-    return log, kept.drop(columns="counts").reset_index(drop=True)
+    return log, kept.drop(columns=["counts", "note"]).reset_index(drop=True)
 
 
 def _evidence_text(ev: pd.DataFrame, cats: pd.DataFrame, ids: pd.Series) -> pd.Series:

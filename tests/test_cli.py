@@ -54,7 +54,7 @@ def test_main_command_writes_tables_figures_and_provenance(run):
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["snapshot"]["id"] == BUNDLED_ID and prov["fetched"] is False
     assert prov["snapshot"]["files"][0]["sha256"].startswith("024e6c0e")
-    assert prov["definition"]["version"] == "2" and "distinct trials" in prov["counting_rule"]
+    assert prov["definition"]["version"] == "3" and "distinct trials" in prov["counting_rule"]
     # The default writes Figure 1 only (PDF + 300 dpi PNG + sidecar); --figures all writes the suite.
     assert {k for k in prov["outputs"] if k.startswith("figures/")} == {
         "figures/figure1.pdf", "figures/figure1.png", "figures/figure1.json"
@@ -91,7 +91,7 @@ def test_figures_all_writes_the_figure_suite_and_methods(data_dir, tmp_path):
     assert not {k for k in figures if k.endswith((".svg", ".tif"))}
     assert "figures/change_trials.csv" in prov["outputs"]
     methods = (out / "methods.md").read_text()
-    assert "registry data date 2022-01-21" in methods and "comprises 277 trials" in methods
+    assert "registry data date 2022-01-21" in methods and "comprises 300 trials" in methods
 
 
 def test_unknown_figure_name_is_one_line_before_any_work(data_dir, capsys):

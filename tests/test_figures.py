@@ -78,7 +78,7 @@ def test_callouts_labels_legend_and_source_line(ax, result):
     assert "China" in by_gid(ax, "callout-CHN").get_text()
     europe = int(result.region_counts.set_index("region").at["Europe", "n_trials"])
     assert by_gid(ax, "callout-Europe").get_text() == f"Europe\n{europe} trials"
-    assert "ESP 22" in by_gid(ax, "callout-Europe-leaders").get_text()
+    assert "ESP 23" in by_gid(ax, "callout-Europe-leaders").get_text()
     # Leaders outside the call-outs are labelled with their ISO code and count.
     for code in ("KOR", "CAN", "AUS"):
         n = int(result.country_counts.set_index("iso3").at[code, "n_trials"])
@@ -158,7 +158,7 @@ def test_caption_has_numbers_and_boundary_disclaimer(result):
     cc = result.country_counts
     assert f"{len(result.included)} trials in {int((cc['n_trials'] > 0).sum())} countries" in text
     top = ", ".join(f"{r.country} ({r.n_trials})" for r in cc.head(3).itertuples())
-    assert top.startswith("United States (") and top in text
+    assert top.startswith("China (74), United States (73)") and top in text
     assert text.endswith(BOUNDARY_DISCLAIMER)
     assert "do not imply the expression of any opinion" in BOUNDARY_DISCLAIMER
     assert BOUNDARY_DISCLAIMER not in caption(result.country_counts, n_trials=275, data_date="x",

@@ -50,10 +50,10 @@ def test_run_repr_is_short_and_says_what_a_reader_needs(result):
     lines = text.splitlines()
     assert len(lines) <= 20 and len(text) < 1500
     for part in (BUNDLED_ID, "registry data date 2022-01-21", result.definition.label,
-                 "trials per country", "1,783 records", "277", "United States 71", "China 64"):
+                 "trials per country", "1,783 records", "300", "China 74", "United States 73"):
         assert part in text, part
     html = result._repr_html_()
-    assert html.startswith("<table>") and "United States 71" in html and BUNDLED_ID in html
+    assert html.startswith("<table>") and "China 74" in html and BUNDLED_ID in html
 
 
 def test_run_accepts_names_and_says_which_argument_is_wrong(bundled_snapshot):
@@ -106,7 +106,7 @@ def test_tm_run_works_in_a_folder_without_data(tmp_path):
     code = "import trialmap as tm; r = tm.run(); print(r.snapshot.id, len(r.included))"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_clean_env(tmp_path),
                          capture_output=True, text=True, check=True)
-    assert out.stdout.split() == [BUNDLED_ID, "277"]
+    assert out.stdout.split() == [BUNDLED_ID, "300"]
 
 
 def test_main_command_offline_from_an_empty_folder_writes_figure1(tmp_path):

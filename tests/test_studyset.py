@@ -36,13 +36,13 @@ INCLUDED = {
 }
 EXCLUDED = {
     # MSC-derived exosomes in ischaemic stroke: a cell-free product, not MSC therapy
-    "NCT03384433": "msc_confirmed",
+    "NCT03384433": "intervention_confirmed",
     # iPS-cell-derived cardiomyocyte sheets: not MSCs at all
-    "NCT04696328": "msc_confirmed",
+    "NCT04696328": "intervention_confirmed",
     # "epithelial-mesenchymal transition" in Barrett's oesophagus: a biology phrase, not cells
-    "NCT02579460": "msc_confirmed",
+    "NCT02579460": "intervention_confirmed",
     # exosome-based prostate cancer diagnostics
-    "NCT03694483": "msc_confirmed",
+    "NCT03694483": "intervention_confirmed",
     # Prochymal expanded access for GvHD: not a trial (study type EXPANDED_ACCESS)
     "NCT00759018": "study_type",
     # allogeneic MSCs in osteoarthritis: OA is a judgement call switched off by default
@@ -50,13 +50,13 @@ EXCLUDED = {
     # allogeneic MSCs in Alzheimer's disease: neither inflammatory nor autoimmune here
     "NCT02833792": "in_scope",
     # sepsis study that only takes samples (a bone marrow sample "(mesenchymal stem cells)")
-    "NCT02789995": "msc_confirmed",
+    "NCT02789995": "intervention_confirmed",
     # IBD study of intestinal MSCs in biopsies: no treatment at all
-    "NCT03115749": "msc_confirmed",
+    "NCT03115749": "intervention_confirmed",
     # adipose stromal vascular fraction in systemic sclerosis: SVF is not an MSC product
-    "NCT03060551": "msc_confirmed",
+    "NCT03060551": "intervention_confirmed",
     # ExoFlo, MSC-derived extracellular vesicles, in Crohn's disease
-    "NCT05130983": "msc_confirmed",
+    "NCT05130983": "intervention_confirmed",
     # UC-MSCs plus conditioned medium for keloid: an MSC trial, but keloid is out of scope
     "NCT04326959": "in_scope",
     # BRTX-100, bone marrow MSCs grown in platelet lysate, in lumbar disc disease
@@ -92,7 +92,7 @@ def test_every_record_has_one_log_row_and_the_flow_adds_up(result):
     assert flow["n_excluded"].sum() + flow.at["with_mapped_country", "n_remaining"] == 1783
     assert flow.at["with_mapped_country", "n_remaining"] == int(log["included"].sum())
     # The archive mixes MSC with iPSC, exosome and engineered-cell trials.
-    assert 1100 < flow.at["msc_confirmed", "n_remaining"] < 1400
+    assert 1100 < flow.at["intervention_confirmed", "n_remaining"] < 1400
 
 
 def test_every_mesh_id_of_the_default_definition_occurs_in_the_real_records(tables, definition):
@@ -122,22 +122,26 @@ def test_select_keeps_only_trials_with_a_mapped_site(tables, definition):
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        (("[msc]\n", "[msc]\ncolour = 'blue'\n"), r":\d+: unknown key 'colour' in \[msc\]"),
+        (("[intervention]\n", "[intervention]\ncolour = 'blue'\n"),
+         r":\d+: unknown key 'colour' in \[intervention\]"),
         (('group = "autoimmune"', 'group = "autoimune"'), r":\d+: \[categories.multiple_sclerosis\] group"),
         (("covid19 = true ", "covid19 = 'yes' "), r":\d+: switch 'covid19' must be true or false"),
         (('label = "Type 1 diabetes"', 'label = "Type 1 diabetes"\nkeyword = ["t1d"]'),
          r":\d+: unknown key 'keyword' in \[categories.type1_diabetes\]"),
         (('mesh = ["D000006086"]', 'mesh = ["D6086"]'), r":\d+: invalid MeSH descriptor id 'D6086'"),
-        (("'mesenchym(?:al|e)',", "'mesenchym(al',"), r":\d+: bad regular expression"),
+        (("'mesench[yi]m(?:al|e)',", "'mesenchym(al',"), r":\d+: bad regular expression"),
         (('switch = "covid19"', 'switch = "covid"'), r":\d+: .*names switch 'covid'"),
         (("[definition]", "[definiton]"), r"unknown section \[definiton\]"),
-        (("version = \"2\"", "version = "), r":14: not valid TOML"),
+        (("version = \"3\"", "version = "), r":\d+: not valid TOML"),
+        (("not_if = ['biliary atresia']", "not_if = ['biliary (atresia']"), r":\d+: bad regular expression"),
+        (('[conditions]\n', '[conditions]\ncolour = 1\n'), r":\d+: unknown key 'colour' in \[conditions\]"),
     ],
 )
 def test_a_malformed_definition_is_a_clear_error_naming_the_line(tmp_path, patch, message):
-    from importlib import resources
 
-    text = (resources.files("trialmap") / "data" / "studyset.toml").read_text(encoding="utf-8")
+    from trialmap.studyset import default_definition_text
+
+    text = default_definition_text()
     old, new = patch
     assert old in text
     bad = tmp_path / "mine.toml"
@@ -151,13 +155,17 @@ def test_a_malformed_definition_is_a_clear_error_naming_the_line(tmp_path, patch
 
 
 def test_the_default_definition_parses_and_names_itself(definition):
-    assert definition.label == "msc-inflammatory-autoimmune v2"
+    assert definition.label == "msc-inflammatory-autoimmune v3"
+    assert definition.title == "MSC trials in inflammatory and autoimmune disease"
+    assert definition.intervention.name == "MSC"
+    assert list(definition.groups) == ["autoimmune", "inflammatory"]
+    assert len(repr(definition)) < 400
     assert {c.key for c in definition.active_categories()} >= {"gvhd", "ibd", "covid19"}
     assert "osteoarthritis" not in {c.key for c in definition.active_categories()}
     with pytest.raises(DefinitionError, match="does not exist"):
         load_definition("/nonexistent/definition.toml")
     assert parse_definition(
-        "[definition]\nname='x'\nversion='2'\n[msc]\n[categories]\n"
+        "[definition]\nname='x'\nversion='2'\n[intervention]\npatterns=['x']\n[categories]\n"
     ).categories == ()
 
 
@@ -182,18 +190,18 @@ def test_with_switches_and_unknown_switch(definition):
 
 
 def test_msc_rule_reasons_on_hand_checked_records(tables, definition):
-    from trialmap.studyset import msc_evidence
+    from trialmap.studyset import intervention_evidence
 
-    ev = msc_evidence(tables, definition).set_index("nct_id")
+    ev = intervention_evidence(tables, definition).set_index("nct_id")
     # The intervention names both UC-MSCs and conditioned medium: the MSC part decides.
-    assert ev.at["NCT04326959", "is_msc"]
-    assert ev.at["NCT04326959", "msc_reason"].startswith("intervention: Umbilical Cord-Mesenchymal")
-    assert ev.at["NCT03384433", "msc_reason"] == "MSC-derived product only: exosome"
-    assert ev.at["NCT02789995", "msc_reason"] == "interventions are sample collection only, not a treatment"
-    assert not ev.at["NCT02579460", "is_msc"]  # epithelial-mesenchymal transition
+    assert ev.at["NCT04326959", "confirmed"]
+    assert ev.at["NCT04326959", "reason"].startswith("intervention: Umbilical Cord-Mesenchymal")
+    assert ev.at["NCT03384433", "reason"] == "cell-free derivative of MSC only: exosome"
+    assert ev.at["NCT02789995", "reason"] == "interventions are sample collection only, not a treatment"
+    assert not ev.at["NCT02579460", "confirmed"]  # epithelial-mesenchymal transition
     # With derived products switched on, exosome trials count as MSC trials.
     on = dataclasses.replace(definition, switches={**definition.switches, "derived_products": True})
-    assert msc_evidence(tables, on).set_index("nct_id").at["NCT03384433", "is_msc"]
+    assert intervention_evidence(tables, on).set_index("nct_id").at["NCT03384433", "confirmed"]
 
 
 def test_as_of_keeps_only_trials_posted_by_then(result, definition):
@@ -235,12 +243,15 @@ def test_classify_match_modes(tables, definition, match):
     default = classify(tables, definition)
     got = classify(tables, definition, match)
     if match == "mesh":
-        assert set(got["matched_by"]) == {"mesh"}
-        assert set(got["nct_id"]) <= set(default["nct_id"])
+        mesh_fields = {"mesh", "mesh_ancestor", "condition_mesh", "condition_mesh_ancestor"}
+        assert set(got["matched_by"]) <= mesh_fields
     elif match == "keyword":
-        assert set(got["matched_by"]) == {"keyword"}
+        assert set(got["matched_by"]) <= {"title", "condition", "keyword"}
     else:
-        assert set(got["nct_id"]) >= set(default["nct_id"])
+        # Any evidence, no precedence: a superset of what counts by default.
+        assert set(got["nct_id"]) >= set(default.loc[default["counts"], "nct_id"])
+    assert got["counts"].all()  # the plain modes set nothing aside
+    assert not got.empty
 
 
 def test_flow_diagram_draws_every_step_with_its_count(result):
@@ -254,7 +265,9 @@ def test_flow_diagram_draws_every_step_with_its_count(result):
             assert texts[f"flow-{row.step}"].endswith(f"n = {row.n_remaining:,}")
             if row.n_excluded:
                 assert texts[f"flow-excluded-{row.step}"].startswith(f"Excluded: n = {row.n_excluded:,}")
-        assert "sample collection only" in texts["flow-excluded-msc_confirmed"]
+        assert "sample collection only" in texts["flow-excluded-intervention_confirmed"]
         assert "ctgov-classic-2022-01-21" in texts["source-line"]
+        assert texts["flow-intervention_confirmed"].startswith("MSC intervention confirmed")
+        assert texts["flow-in_scope"].startswith("In scope: inflammatory or autoimmune disease")
     finally:
         plt.close(ax.figure)

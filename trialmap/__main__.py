@@ -118,12 +118,12 @@ def _definition(args: argparse.Namespace) -> int:
             print(f"{d['name']}\tv{d['version']}\t{d['title']}")  # noqa: T201
         return 0
     d = pipeline.load_definition(args.name)
-    if d.source != "default" and Path(d.source).is_file():
+    if Path(d.source).is_file():
         text = Path(d.source).read_text(encoding="utf-8")
     else:
-        from trialmap.studyset import default_definition_text
+        from trialmap.studyset import definition_text
 
-        text = default_definition_text()
+        text = definition_text(d.name)
     sys.stdout.write(text)
     return 0
 

@@ -16,11 +16,10 @@ from typing import Any
 # How each step of the selection flow reads in prose; other steps are named as they are.
 FLOW_PROSE = {
     "unique_records": "{n} had a unique NCT number",
-    "msc_confirmed": (
-        "{n} tested mesenchymal stem/stromal cells (an MSC intervention, not a cell-free derivative)"
-    ),
-    "study_type": "{n} were interventional",
-    "in_scope": "{n} studied an inflammatory or autoimmune condition of the definition",
+    # The definition's own sentences (provenance "definition.step_prose") replace these.
+    "intervention_confirmed": "{n} tested the definition's intervention",
+    "study_type": "{n} had a study type of the definition",
+    "in_scope": "{n} studied a condition in the definition's scope",
     "with_site": "{n} listed at least one site",
     "with_mapped_country": "{n} had a site in a country that could be mapped",
 }
@@ -80,13 +79,14 @@ def _fetch_text(manifest: Mapping[str, Any]) -> str:
     return f"stored as a snapshot on {str(created)[:10]}" if created else "of unrecorded fetch date"
 
 
-def _flow_text(flow: Mapping[str, Any]) -> str:
+def _flow_text(flow: Mapping[str, Any], prose: Mapping[str, str] | None = None) -> str:
+    prose = {**FLOW_PROSE, **(prose or {})}
     steps = list(flow.items())
     if not steps:
         return "No selection flow was recorded."
     text = f"Of {_n(steps[0][1])} records read"
     phrases = [
-        FLOW_PROSE.get(step, "{n} remained after the step `" + step + "`").format(n=_n(n))
+        prose.get(step, "{n} remained after the step `" + step + "`").format(n=_n(n))
         for step, n in steps[1:]
     ]
     return text + (", " + "; ".join(phrases) if phrases else "") + "."
@@ -154,7 +154,8 @@ def methods_markdown(
         "before use.",
         "",
         f"**Study selection.** Records were selected with the study-set definition \"{d.get('name', '?')}\" "
-        f"version {d.get('version', '?')}. {_flow_text(flow)} The study set therefore comprises {_n(final)} "
+        f"version {d.get('version', '?')}. {_flow_text(flow, d.get('step_prose'))} The study set therefore "
+        f"comprises {_n(final)} "
         f"trials.{switch_text} The inclusion log (`inclusion_log.csv`) gives the step at which every record "
         "left and why.",
         "",

@@ -154,10 +154,7 @@ def list_definitions() -> list[dict[str, str]]:
     """
     from trialmap import studyset
 
-    if hasattr(studyset, "list_definitions"):
-        return studyset.list_definitions()
-    d = studyset.load_definition()
-    return [{"name": d.name, "version": d.version, "title": d.title}]
+    return [{"name": i.name, "version": i.version, "title": i.title} for i in studyset.list_definitions()]
 
 
 # ---------------------------------------------------------------------------- stages

@@ -135,7 +135,7 @@ def record(run: Any, argv: Sequence[str] | None = None, *, full_paths: bool = Fa
     import pandas as pd
 
     import trialmap
-    from trialmap import countries
+    from trialmap import countries, studyset
 
     m = run.snapshot.manifest
     d = run.definition
@@ -163,7 +163,7 @@ def record(run: Any, argv: Sequence[str] | None = None, *, full_paths: bool = Fa
         "definition": {
             "name": d.name, "version": d.version, "title": d.title,
             "source": d.source if d.source == "default" or full_paths else Path(d.source).name,
-            "switches": d.switches,
+            "switches": d.switches, "step_prose": studyset.step_prose(d),
         },
         "counting_rule": run.rule.describe(),
         "source_line": source_line(run),

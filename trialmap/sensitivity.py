@@ -1,9 +1,9 @@
 """How much do the per-country counts depend on the study-set choices?
 
 :func:`sensitivity` re-runs the study set and the country counts under
-variants of one definition: the disease evidence (MeSH with keyword fallback,
-the default; MeSH only; keywords only; either) and each judgement-call switch
-flipped. Like :mod:`trialmap.refresh` it chains stages (studyset, aggregate);
+variants of one definition: the condition evidence (the default precedence:
+title and conditions, then MeSH; MeSH only; text only; any evidence) and each
+judgement-call switch flipped. Like :mod:`trialmap.refresh` it chains stages (studyset, aggregate);
 it takes tables whose sites already carry ``iso3`` and does no I/O.
 """
 
@@ -17,10 +17,10 @@ from trialmap import aggregate, studyset
 from trialmap.tables import Tables
 
 EVIDENCE_VARIANTS = {
-    "default": "MeSH, keywords where a record has no MeSH",
-    "mesh": "MeSH only",
-    "keyword": "keywords only",
-    "both": "MeSH or keywords",
+    "default": "title and conditions first, then MeSH unless a disease outside scope is named",
+    "mesh": "MeSH only (terms, ancestors, learned from conditions)",
+    "keyword": "text only (title, conditions, keywords)",
+    "both": "any evidence, no precedence",
 }
 
 
@@ -79,11 +79,11 @@ def sensitivity(
     rule = rule or aggregate.CountingRule()
     col = rule.column
     per_variant, rows = {}, []
-    evidence: dict[bool, pd.DataFrame] = {}  # the MSC rule only depends on one switch
+    evidence: dict[bool, pd.DataFrame] = {}  # the intervention rule only depends on one switch
     for name, (defn, match, desc) in variants(definition).items():
         key = bool(defn.switches.get("derived_products", False))
         if key not in evidence:
-            evidence[key] = studyset.msc_evidence(tables, defn)
+            evidence[key] = studyset.intervention_evidence(tables, defn)
         log, _ = studyset.select(tables, defn, match=match, evidence=evidence[key])
         ids = log.loc[log["included"], "nct_id"]
         cc = aggregate.country_counts(tables.sites, ids, names, rule, removed)

@@ -21,9 +21,10 @@ STEP_LABELS = {
     "records_read": "Records read from the snapshot",
     "unique_records": "Unique records",
     "posted_by_as_of": "First posted on or before the as-of date",
-    "msc_confirmed": "MSC trials confirmed",
-    "study_type": "Interventional studies",
-    "in_scope": "In scope: inflammatory or autoimmune disease",
+    # Generic labels; the definition's own (flow_diagram(labels=...)) replace them.
+    "intervention_confirmed": "Intervention confirmed",
+    "study_type": "Study type of the definition",
+    "in_scope": "In scope",
     "with_site": "With at least one site listed",
     "with_mapped_country": "With a site in a mapped country\n(trials on the map)",
 }
@@ -58,6 +59,7 @@ def flow_diagram(
     *,
     source_line: str | None = None,
     title: str | None = None,
+    labels: dict[str, str] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Draw the flow of records through the study-set steps.
@@ -71,6 +73,9 @@ def flow_diagram(
         The inclusion log; when given, each exclusion box lists its reasons.
     source_line, title
         Printed under / over the diagram.
+    labels
+        Step id -> label (:func:`trialmap.studyset.step_labels` of the run's
+        definition); :data:`STEP_LABELS` fills the gaps.
     ax
         Axes to draw into; a new figure 150 mm wide when ``None``.
 
@@ -82,6 +87,7 @@ def flow_diagram(
     """
     import matplotlib.pyplot as plt
 
+    labels = {**STEP_LABELS, **(labels or {})}
     steps = list(flow.itertuples(index=False))
     n = len(steps)
     if ax is None:
@@ -93,7 +99,7 @@ def flow_diagram(
     x_main, x_side = 0.27, 0.56
     ys = [1 - (i + 0.5) / n for i in range(n)]
     for i, (row, y) in enumerate(zip(steps, ys, strict=True)):
-        label = STEP_LABELS.get(row.step, row.step)
+        label = labels.get(row.step, row.step)
         ax.text(
             x_main, y, f"{label}\nn = {row.n_remaining:,}", ha="center", va="center", fontsize=6.5,
             bbox=box, gid=f"flow-{row.step}", transform=ax.transAxes, wrap=True,

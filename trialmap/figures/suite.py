@@ -358,9 +358,11 @@ def _sitemap(region: str | None) -> Callable[[SuiteContext, str], Axes]:
 
 
 def _flow(ctx: SuiteContext, width: str) -> Axes:
+    from trialmap import studyset
     from trialmap.figures.flow import flow_diagram
 
     return flow_diagram(ctx.result.flow, ctx.result.inclusion_log, source_line=ctx.source_line(),
+                        labels=studyset.step_labels(ctx.result.definition),
                         title=f"Study flow: {ctx.result.definition.title}")
 
 

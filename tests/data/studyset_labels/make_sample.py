@@ -6,6 +6,10 @@ the labeller saw only ``blind_*.txt`` (records in a shuffled order, no stratum,
 no decision). Seed 20261201.
 
     python tests/data/studyset_labels/make_sample.py   # from the repository root
+
+It reproduces the sample only with the code of commit 5e8e22c (the v2 rule and
+its step name ``msc_confirmed``); the v2 decisions themselves are kept in
+``decisions_v2.csv``.
 """
 
 from __future__ import annotations

@@ -31,7 +31,14 @@ import pandas as pd
 import trialmap
 from trialmap import aggregate, boundaries, countries, gazetteer, geocode, studyset
 from trialmap.credits import CTGOV_CREDIT, NE_CREDIT
-from trialmap.errors import ApiUnavailableError, DefinitionError, FetchError, OutputError, TrialmapError
+from trialmap.errors import (
+    ApiRefusedError,
+    ApiUnavailableError,
+    DefinitionError,
+    FetchError,
+    OutputError,
+    TrialmapError,
+)
 from trialmap.paths import sha256_file
 from trialmap.query import DEFAULT_API_URL
 from trialmap.snapshot import Snapshot, open_snapshot
@@ -507,6 +514,22 @@ def _date_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(msg) from None
 
 
+def _int_arg(lo: int, hi: int | None = None):
+    """An argparse type: a whole number in lo..hi (hi None: no upper bound)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < lo or (hi is not None and value > hi):
+            span = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
+            msg = f"{text!r} is not a whole number {span}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
+
+
 def _parse_switches(items: Sequence[str]) -> dict[str, bool]:
     values = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
     out = {}
@@ -569,10 +592,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fetch only studies updated since the newest snapshot of the same query")
     p.add_argument("--require-fresh", action="store_true",
                    help="fail (exit 1) instead of falling back to a local snapshot when fetching fails")
-    p.add_argument("--max-studies", type=int, default=None,
+    p.add_argument("--max-studies", type=_int_arg(1), default=None,
                    help="refuse a query matching more studies than this (default: the query file's)")
-    p.add_argument("--page-size", type=int, default=None,
-                   help="studies per page (default: the query file's, 1000, the API's maximum)")
+    p.add_argument("--page-size", type=_int_arg(1, 1000), default=None,
+                   help="studies per page, 1 to 1000 (default: the query file's, 1000, the API's maximum)")
     p.add_argument("--min-interval", type=float, default=1.0,
                    help="seconds between two requests (default 1.0: about one request per second)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -695,7 +718,7 @@ def fetch_step(
             since = str(base.manifest["registry_data_date"])
             run = fetch.fetch_changes(client, q, since, have, page_size=args.page_size,
                                       max_studies=args.max_studies, progress=progress)
-    except ApiUnavailableError as exc:
+    except (ApiUnavailableError, ApiRefusedError) as exc:
         if args.require_fresh:
             raise
         info.update(error=str(exc), fallback=True)

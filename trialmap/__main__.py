@@ -53,15 +53,9 @@ def _geocode(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from trialmap import boundaries, countries, gazetteer, geocode
+    from trialmap.csvfile import read_frame, write_atomically
 
-    try:
-        df = pd.read_csv(args.input, dtype=str, keep_default_na=False, encoding="utf-8")
-    except FileNotFoundError as exc:
-        msg = f"{args.input} does not exist"
-        raise SourceFormatError(msg) from exc
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
-        msg = f"{args.input} is not a readable UTF-8 CSV ({exc})"
-        raise SourceFormatError(msg) from exc
+    df = read_frame(args.input, "geocode input", SourceFormatError)
     missing = [c for c in ("city", "state", "country") if c not in df.columns]
     if missing:
         msg = (
@@ -89,9 +83,10 @@ def _geocode(args: argparse.Namespace) -> int:
     placed = geocode.place_sites(sites, boundaries.country_points(), gazetteer.load(), ov)
     out = df.assign(**{c: placed[c] for c in GEOCODE_ADDED})
     try:
-        out.to_csv(args.output, index=False)
+        # Written beside OUT and renamed over it: a killed or disk-full run leaves OUT as it was.
+        write_atomically(args.output, lambda f: out.to_csv(f, index=False))
     except OSError as exc:
-        msg = f"cannot write {args.output} ({exc.strerror or exc})"
+        msg = f"cannot write {args.output} ({exc.strerror or exc}); it was not changed"
         raise OutputError(msg) from exc
     audit = geocode.geo_audit(placed)
     print(  # noqa: T201

@@ -18,7 +18,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from trialmap import refresh
 from trialmap.credits import CTGOV_CREDIT
 from trialmap.errors import OutputError, SourceFormatError, TrialmapError
 from trialmap.snapshot import list_snapshots, open_snapshot
@@ -158,7 +157,9 @@ def _sensitivity(args: argparse.Namespace) -> int:
         save_figure(ax.figure, tmp / "sensitivity", ("pdf", "png"), dpi=300,
                     metadata={"Title": "Sensitivity of per-country counts", "Subject": src})
         plt.close(ax.figure)
-        refresh.swap_into_place(tmp, out)
+        from trialmap.refresh import swap_into_place
+
+        swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -167,6 +168,24 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``trialmap`` command. Called as the program (``argv`` None), a Ctrl-C while
+    the libraries load or the interpreter shuts down ends it at once with status 130."""
+    from trialmap.sigint import quiet_exit
+
+    program = argv is None
+    if program:
+        quiet_exit()
+    try:
+        return _main(argv)
+    finally:
+        if program:
+            quiet_exit()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from trialmap import refresh  # here, not at import: heavy (pandas, matplotlib)
+    from trialmap.sigint import interrupts
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if "refresh" in argv:
         # Everything after "refresh" belongs to refresh's own parser; a --data-dir given
@@ -211,7 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     se.set_defaults(func=_sensitivity)
     args = p.parse_args(argv)
     try:
-        return args.func(args)
+        with interrupts() as sigint:
+            code = args.func(args)
+            if sigint.received:  # a Ctrl-C that a finalizer swallowed is still a Ctrl-C
+                raise KeyboardInterrupt
+            return code
+    except KeyboardInterrupt:
+        print("trialmap: interrupted; nothing half-written is left", file=sys.stderr)  # noqa: T201
+        return 130
     except ValueError as exc:  # e.g. a --downloaded date that is not YYYY-MM-DD
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
         return 2

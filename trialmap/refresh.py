@@ -8,8 +8,16 @@ no half-written folder behind.
 
 from __future__ import annotations
 
+import signal
+import sys
+
+if __name__ == "__main__":
+    # `python -m trialmap.refresh`: a Ctrl-C while the libraries load (about a second) ends
+    # the process at once with exit status 130 and no traceback; main() then turns Ctrl-C
+    # into a clean stop (trialmap.sigint). Before the other imports on purpose.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 import argparse
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -17,7 +25,6 @@ import logging
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -609,6 +616,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # urllib3 logs every retry; the fetch step reports the outcome in one line instead.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     t0 = time.perf_counter()
+    from trialmap.sigint import interrupts
+
+    with interrupts() as sigint:
+        try:
+            return _main(args, argv, t0, sigint)
+        except KeyboardInterrupt:
+            print("trialmap: interrupted; nothing half-written is left (snapshots and output "  # noqa: T201
+                  "folders are written whole or not at all)", file=sys.stderr)
+            return 130
+
+
+def _main(args: argparse.Namespace, argv: list[str], t0: float, sigint: Any) -> int:
     try:
         if args.figures is not None:
             figure_names(args.figures)  # a typo fails now, not after the work
@@ -650,8 +669,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrialmapError as exc:
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
         return 1
-    except KeyboardInterrupt:
-        print("trialmap: interrupted; no output folder was written", file=sys.stderr)  # noqa: T201
+    if sigint.received:
+        # A Ctrl-C that a finalizer swallowed: the run finished, but it was asked to stop.
+        print(f"trialmap: interrupted; the outputs in {out} were complete before it",  # noqa: T201
+              file=sys.stderr)
         return 130
     if not args.quiet:
         print(summary(result, out, time.perf_counter() - t0))  # noqa: T201
@@ -743,5 +764,11 @@ def _say(args: argparse.Namespace, line: str) -> None:
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(BrokenPipeError):
-        sys.exit(main())
+    from trialmap.sigint import quiet_exit
+
+    try:
+        code = main()
+    except BrokenPipeError:  # e.g. piped into head
+        code = 0
+    quiet_exit()  # a Ctrl-C during shutdown: exit 130 at once, no traceback
+    sys.exit(code)

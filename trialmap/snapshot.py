@@ -402,6 +402,8 @@ def list_snapshots(raw_dir: Path) -> list[dict[str, Any]]:
             continue
         try:
             m = read_manifest(d)
+            for entry in m["files"]:  # cheap (no hashing): a link out of the folder is damage too
+                _confined(d, entry["name"], f"snapshot {d.name}")
         except SnapshotError as exc:
             # One damaged snapshot must not hide the intact ones (e.g. the fallback).
             log.warning("skipping %s: %s", d, exc)

@@ -76,8 +76,11 @@ def run(case: str, argv: list[str], root: Path, *, cap: float, mem_cap_mib: floa
     env = {**os.environ, "PYTHONPATH": str(root), "TRIALMAP_API_URL": "http://127.0.0.1:9/api/v2"}
     t0 = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        # SIGINT back to its default in the child: a shell's background job ignores it, and
+        # Python started with SIGINT ignored never raises KeyboardInterrupt.
         p = subprocess.Popen([sys.executable, *argv], stdout=out, stderr=err, env=env,
-                             cwd=cwd or root)
+                             cwd=cwd or root,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         peak, killed = 0, ""
         sent = False
         while True:

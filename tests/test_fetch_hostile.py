@@ -179,6 +179,18 @@ def test_a_trickling_body_ends_at_the_deadline_although_no_read_times_out(api, q
     assert len(api.requests_to("studies")) == 1
 
 
+def test_with_an_injected_plain_session_the_deadline_is_checked_after_every_read(api, query):
+    import requests
+
+    api.always["studies"] = Fault("trickle", delay=0.2)
+    t0 = time.monotonic()
+    with client(api.url, session=requests.Session(), deadline=1.5) as c, pytest.raises(
+        ApiUnavailableError, match=r"deadline of 1\.5 s"
+    ):
+        c.fetch(query, page_size=50)
+    assert time.monotonic() - t0 < 3.5
+
+
 def test_the_deadline_also_covers_waiting_for_the_headers(api, query):
     # The server says nothing for 5 s; the read timeout (10 s) would wait, the deadline does not.
     api.add_fault(Fault("delay", delay=5))

@@ -539,19 +539,30 @@ class Client:
         return ApiUnavailableError(msg)
 
     def _read_body(self, r: requests.Response, what: str, t0: float | None) -> bytes:
-        """The body, streamed with a running count against ``max_bytes`` (and the deadline)."""
+        """The body, streamed with a running count against ``max_bytes`` (and the deadline).
+
+        ``read1`` returns whatever has arrived (at most 64 KiB, decoded), so the count
+        and, without the watchdog, the deadline are checked after every read.
+        """
         limit = self.max_bytes
         declared = r.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise self._too_large(what, int(declared), declared=True)
         buf = bytearray()
-        for chunk in r.iter_content(chunk_size=64 * 1024):
-            buf += chunk
-            self._received = len(buf)  # for the deadline's message
-            if len(buf) > limit:
-                raise self._too_large(what, len(buf))
-            if t0 is not None and time.monotonic() - t0 > self.deadline:
-                raise _TooSlow(len(buf))
+        raw = r.raw
+        try:
+            while True:
+                chunk = raw.read1(64 * 1024, decode_content=True)
+                if not chunk:
+                    break
+                buf += chunk
+                self._received = len(buf)  # for the deadline's message
+                if len(buf) > limit:
+                    raise self._too_large(what, len(buf))
+                if t0 is not None and time.monotonic() - t0 > self.deadline:
+                    raise _TooSlow(len(buf))
+        except urllib3.exceptions.HTTPError as exc:  # cut off, broken chunking, bad encoding
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
         return bytes(buf)
 
     def _too_large(self, what: str, n: int, *, declared: bool = False) -> ResponseTooLargeError:

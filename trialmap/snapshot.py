@@ -161,9 +161,8 @@ def write_snapshot(
 
 
 def _write_error(final: Path, exc: OSError) -> SnapshotError:
-    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(final) else ""
     msg = (
-        f"cannot write snapshot {final}: {exc.strerror or exc}{where}; nothing was kept "
+        f"cannot write snapshot {final}: {exc.strerror or exc}; nothing was kept "
         "(free some space, or pass another --data-dir)"
     )
     return SnapshotError(msg)

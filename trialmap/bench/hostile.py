@@ -48,6 +48,7 @@ class Outcome:
     seconds: float
     peak_mib: float
     last: str
+    signalled: bool = False  # a SIGINT was sent while the process still ran
 
 
 def _server():
@@ -109,7 +110,7 @@ def run(case: str, argv: list[str], root: Path, *, cap: float, mem_cap_mib: floa
     if lines and any("Traceback" in ln for ln in lines):
         last = f"TRACEBACK ({len(lines)} lines): {last}"
     rc: int | str = killed or p.returncode
-    return Outcome(case, rc, seconds, peak / 1024, last)
+    return Outcome(case, rc, seconds, peak / 1024, last, sent)
 
 
 @contextlib.contextmanager
@@ -335,9 +336,13 @@ def sigint_cases(root: Path, opt: argparse.Namespace) -> Iterator[Outcome]:
     with data_dir(root) as dd:
         t_full = run("x", refresh(dd, "--offline", "-q"), root, **kw).seconds
         for _ in range(opt.sigint_runs):
-            at = rng.uniform(0.05, t_full)
+            at = rng.uniform(0.05, 0.9 * t_full)
             o = run("sigint", refresh(dd, "--offline", "-q"), root, sigint_after=at, **kw)
-            tb = "traceback" if o.last.startswith("TRACEBACK") else "one line"
+            if not o.signalled:
+                counts["finished before the signal"] = counts.get("finished before the signal", 0) + 1
+                continue
+            tb = "traceback" if o.last.startswith("TRACEBACK") else (
+                "one line" if o.last else "silent")
             key = f"exit {o.rc}, {tb}"
             counts[key] = counts.get(key, 0) + 1
             if o.rc not in (130,) or tb == "traceback":

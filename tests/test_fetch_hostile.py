@@ -62,10 +62,19 @@ def test_a_persistent_403_is_one_retry_then_a_refusal_that_says_what_to_do(api, 
     assert took < 10  # it was six attempts and about 32 s
     assert [r.path for r in api.log] == ["/api/v2/version"] * 2  # one retry, nothing after
     text = str(err.value)
-    assert "refused this client: HTTP 403" in text and "bot protection" in text
+    assert "refused this client: HTTP 403 to GET /version, again after one retry;" in text
+    assert "bot protection" in text
     assert "trialmap import" in text and "bulk download" in text
     assert "busy" not in text and "try again later" not in text
     assert "\n" not in text
+
+
+def test_at_most_one_403_retry_per_client(api, query):
+    api.add_fault(Fault("refuse"), endpoint="version")  # the first answer only
+    api.always["studies"] = Fault("refuse")
+    with client(api.url) as c, pytest.raises(ApiRefusedError, match="HTTP 403 to page 1 of GET /studies;"):
+        fetch_full(c, query)
+    assert [r.path.rsplit("/", 1)[1] for r in api.log] == ["version", "version", "studies"]
 
 
 def test_the_retry_after_a_403_goes_over_tls_1_2_and_succeeds_when_only_tls_1_3_is_refused(query):
@@ -91,7 +100,9 @@ def test_a_refusal_over_tls_1_2_too_names_both_attempts(query):
         session = make_session()
         session.verify = api.cafile  # the throw-away certificate (the environment may name a CA bundle)
         session.trust_env = False
-        with client(api.url, session=session) as c, pytest.raises(ApiRefusedError, match=r"TLS 1\.2"):
+        with client(api.url, session=session) as c, pytest.raises(
+            ApiRefusedError, match=r"again after one retry over TLS 1\.2 at most"
+        ):
             c.version()
         assert api.tls_versions == ["TLSv1.3", "TLSv1.2"]
 

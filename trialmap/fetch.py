@@ -444,7 +444,8 @@ class Client:
         self.session.mount("https://", Adapter(max_retries=retry, tls_max=ssl.TLSVersion.TLSv1_2))
         self.tls12 = True
 
-    def get(self, path: str, params: dict[str, str] | None = None, what: str = "") -> bytes:
+    def get(self, path: str, params: dict[str, str] | None = None, what: str = "", *,
+            _retried: bool = False) -> bytes:
         """GET ``api_url/path`` and return the body bytes of a 200 answer.
 
         Raises
@@ -506,15 +507,17 @@ class Client:
             return body
         text = " ".join(body[:200].decode("utf-8", "replace").split())
         if r.status_code == 403:
-            if self.tls12_retry and not self.tls12:
-                log.warning("%s answered HTTP 403 to %s; retrying once over TLS 1.2", self.api_url, what)
+            if self.tls12_retry and not self.tls12 and not _retried:
+                log.info("%s answered HTTP 403 to %s; retrying once over TLS 1.2", self.api_url, what)
                 self._use_tls12()
-                return self.get(path, params, what)
-            tls = self.tls12 and url.startswith("https")
-            tried = " (the second time over TLS 1.2 at most)" if tls else ""
+                return self.get(path, params, what, _retried=True)
+            again = ""
+            if _retried:
+                tls = " over TLS 1.2 at most" if url.startswith("https") else ""
+                again = f", again after one retry{tls}"
             msg = (
                 f"the ClinicalTrials.gov API at {self.api_url} refused this client: HTTP 403 to "
-                f"{what}, twice{tried}; {REFUSED_ADVICE}"
+                f"{what}{again}; {REFUSED_ADVICE}"
             )
             raise ApiRefusedError(msg)
         if r.status_code in RETRY_STATUS:

@@ -11,19 +11,29 @@ the requested ``fields``.
 What it implements of the protocol:
 
 - every query parameter name must be one the specification defines for the
-  endpoint (else HTTP 400, as the real API answers an unknown parameter);
+  endpoint, else HTTP 400 with the real API's text `` `<name>` is unknown parameter ``;
+- every ``fields`` entry must be a dotted path of the specification's ``Study``
+  schema (:func:`study_field_paths`), else HTTP 400 with the real API's text
+  ``Parameter 'fields' contains invalid field name: '<name>'`` (the real API also
+  accepts piece names such as ``NCTId``; trialmap never sends them, so this server
+  does not);
 - ``pageSize`` (default 10, coerced down to the server's maximum), ``pageToken``
   (tokens are opaque, single-server-state; a later page whose parameters differ
   from the first page's, except pageSize/pageToken/countTotal, is a 400),
   ``countTotal`` (``totalCount`` on the first page only), no ``nextPageToken``
   on the last page, optionally an empty page after a full last page;
 - ``fields`` (comma or pipe separated dotted paths; a path into a list applies to
-  every element), ``filter.ids``, and ``filter.advanced`` of the form
+  every element), ``filter.ids`` (matching ``nctId`` and, as the specification
+  says, ``nctIdAliases``), and ``filter.advanced`` of the form
   ``AREA[LastUpdatePostDate]RANGE[from,to]`` (``MIN``/``MAX`` allowed);
 - ``query.*`` values are accepted but not evaluated: the server's current
   state IS the result set of the query (the tests choose the state).
 
-Faults are queued per endpoint and consumed one per request (see :class:`Fault`).
+Faults are queued per endpoint and consumed one per request, or set for every
+request with ``always`` (see :class:`Fault`). With ``tls=True`` the server speaks
+HTTPS with a throw-away self-signed certificate (made with the openssl command;
+:attr:`FakeCtgov.cafile` is the file to trust), so a test can see which TLS
+version a client negotiated.
 """
 
 from __future__ import annotations
@@ -33,6 +43,9 @@ import functools
 import json
 import re
 import secrets
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
@@ -63,6 +76,34 @@ def spec_parameters(endpoint: str) -> set[str]:
     return {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
 
 
+@functools.cache
+def study_field_paths() -> frozenset[str]:
+    """Every dotted path of the specification's ``Study`` schema (a path into a list names
+    the elements' fields, e.g. ``protocolSection.contactsLocationsModule.locations.city``)."""
+    schemas = load_spec()["components"]["schemas"]
+    out: set[str] = set()
+
+    def walk(node: dict[str, Any], prefix: str, seen: frozenset[str]) -> None:
+        while True:
+            if "$ref" in node:
+                name = node["$ref"].rsplit("/", 1)[1]
+                if name in seen:  # a recursive schema: stop here
+                    return
+                seen = seen | {name}
+                node = schemas[name]
+            elif node.get("type") == "array" and "items" in node:
+                node = node["items"]
+            else:
+                break
+        for key, sub in (node.get("properties") or {}).items():
+            path = f"{prefix}.{key}" if prefix else key
+            out.add(path)
+            walk(sub, path, seen)
+
+    walk(schemas["Study"], "", frozenset({"Study"}))
+    return frozenset(out)
+
+
 def real_studies(name: str = "ctg-studies-50.json") -> list[dict[str, Any]]:
     """The real v2 study records of one website export, in file order."""
     return json.loads((CTGOV / name).read_text(encoding="utf-8"))
@@ -70,6 +111,10 @@ def real_studies(name: str = "ctg-studies-50.json") -> list[dict[str, Any]]:
 
 def nct(study: dict[str, Any]) -> str:
     return study["protocolSection"]["identificationModule"]["nctId"]
+
+
+def aliases(study: dict[str, Any]) -> list[str]:
+    return list(study["protocolSection"]["identificationModule"].get("nctIdAliases") or [])
 
 
 def last_update(study: dict[str, Any]) -> str:
@@ -89,7 +134,15 @@ class Fault:
       ``truncate`` a 200 whose body is the first half of the real page (Content-Length matches);
       ``html``     a 200 with an HTML body (a proxy's error page), not JSON;
       ``total``    the real page with ``totalCount`` increased by ``extra``;
-      ``repeat``   the real page, but ``nextPageToken`` is the token the request sent.
+      ``repeat``   the real page, but ``nextPageToken`` is the token the request sent;
+      ``refuse``   HTTP 403 with an "Access denied" HTML page, as a bot-protection service
+                   in front of the API answers (made up: no recording of one exists);
+      ``refuse-tls13`` the same 403, but only to a request that came over TLS 1.3 (a block
+                   keyed on the TLS fingerprint); over TLS 1.2 the answer is normal;
+      ``endless``  a 200 whose chunked body never ends: the real page's opening, then the
+                   page's real study records repeated for ever (until the client hangs up);
+      ``trickle``  a 200 with the real page's Content-Length, sent one byte every
+                   ``delay`` seconds (never slow enough to trip a read timeout).
     """
 
     kind: str
@@ -111,7 +164,7 @@ class FakeCtgov:
     """The local API server. Use as a context manager; ``url`` is the API base URL."""
 
     def __init__(self, studies: list[dict[str, Any]], data_timestamp: str, *, api_version: str = "2.0.5",
-                 max_page_size: int = 1000, empty_last_page: bool = False) -> None:
+                 max_page_size: int = 1000, empty_last_page: bool = False, tls: bool = False) -> None:
         self.lock = threading.Lock()
         self.studies = list(studies)
         self.data_timestamp = data_timestamp
@@ -126,22 +179,42 @@ class FakeCtgov:
         self.sent: list[tuple[str, bytes]] = []  # (path, body) of every complete 200 answer
         self._tokens: dict[str, tuple[frozenset, int]] = {}
         self.spec = {"studies": spec_parameters("/studies"), "version": spec_parameters("/version")}
+        self.stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
+        self.tls = tls
+        self.cafile: str | None = None
+        self.tls_versions: list[str] = []  # the TLS version of every request (tls=True)
+        if tls:
+            self._certdir = tempfile.TemporaryDirectory(prefix="ctgov-cert-")
+            key, cert = f"{self._certdir.name}/key.pem", f"{self._certdir.name}/cert.pem"
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                 "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                check=True, capture_output=True,
+            )
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
+            self.cafile = cert
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{BASE}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}{BASE}"
 
     def __enter__(self) -> FakeCtgov:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()  # endless and trickling answers stop
         self._server.shutdown()
         self._server.server_close()
+        if self.tls:
+            self._certdir.cleanup()
 
     def set_state(self, studies: list[dict[str, Any]], data_timestamp: str) -> None:
         """Switch the registry state (a later day of the registry)."""
@@ -172,8 +245,9 @@ class FakeCtgov:
         out = self.studies
         ids = p.get("filter.ids")
         if ids:
+            # The specification: ids are searched in NCTId and NCTIdAlias.
             wanted = set(re.split(r"[\s,|]+", ids.strip()))
-            out = [s for s in out if nct(s) in wanted]
+            out = [s for s in out if nct(s) in wanted or wanted & set(aliases(s))]
         adv = p.get("filter.advanced")
         if adv:
             m = re.fullmatch(r"AREA\[LastUpdatePostDate\]RANGE\[([^,\]]+),([^\]]+)\]", adv.strip())
@@ -187,9 +261,9 @@ class FakeCtgov:
 
     def studies_page(self, params: list[tuple[str, str]], fault: Fault | None) -> tuple[int, bytes]:
         names = [k for k, _ in params]
-        unknown = sorted(set(names) - self.spec["studies"])
-        if unknown:
-            return 400, f"Unknown parameter(s): {', '.join(unknown)}".encode()
+        unknown = [k for k in names if k not in self.spec["studies"]]
+        if unknown:  # the real API names the first one
+            return 400, f"`{unknown[0]}` is unknown parameter".encode()
         if len(set(names)) != len(names):
             return 400, b"Repeated parameter"
         p = dict(params)
@@ -217,7 +291,10 @@ class FakeCtgov:
             if isinstance(selected, str):
                 return 400, selected.encode()
             page = selected[offset:offset + size]
-            fields = [f for f in re.split(r"[,|]", p.get("fields", "")) if f]
+            fields = [f.strip() for f in re.split(r"[,|]", p.get("fields", "")) if f.strip()]
+            bad = [f for f in fields if f not in study_field_paths()]
+            if bad:
+                return 400, f"Parameter 'fields' contains invalid field name: '{bad[0]}'".encode()
             body: dict[str, Any] = {}
             if token is None and count:
                 body["totalCount"] = len(selected)
@@ -258,6 +335,8 @@ def _handler(api: FakeCtgov) -> type[BaseHTTPRequestHandler]:
             params = parse_qsl(url.query, keep_blank_values=True)
             with api.lock:
                 api.log.append(Request(url.path, params, dict(self.headers), time.monotonic()))
+                if api.tls:
+                    api.tls_versions.append(self.connection.version())
             endpoint = url.path.removeprefix(f"{BASE}/")
             if endpoint not in api.faults:
                 self._send(404, b"Not found", "text/plain")
@@ -270,6 +349,11 @@ def _handler(api: FakeCtgov) -> type[BaseHTTPRequestHandler]:
                 self._answer(endpoint, params, fault)
 
         def _answer(self, endpoint: str, params: list[tuple[str, str]], fault: Fault | None) -> None:
+            tls13 = api.tls and self.connection.version() == "TLSv1.3"
+            if fault is not None and (fault.kind == "refuse" or (fault.kind == "refuse-tls13" and tls13)):
+                self._send(403, REFUSAL_PAGE, "text/html", {"Connection": "close"})
+                self.close_connection = True
+                return
             if fault is not None and fault.kind == "status":
                 self._send(fault.status, f"HTTP {fault.status} (injected by the test)".encode(),
                            "text/plain", fault.headers)
@@ -293,6 +377,12 @@ def _handler(api: FakeCtgov) -> type[BaseHTTPRequestHandler]:
                 return
             if fault is not None and fault.kind == "truncate":
                 body = body[: len(body) // 2]
+            if fault is not None and fault.kind == "endless":
+                self._endless(body)
+                return
+            if fault is not None and fault.kind == "trickle":
+                self._trickle(body, fault.delay)
+                return
             if fault is not None and fault.kind == "drop":
                 self._send(200, body[: len(body) // 2], length=len(body))
                 self.wfile.flush()
@@ -302,4 +392,43 @@ def _handler(api: FakeCtgov) -> type[BaseHTTPRequestHandler]:
                 api.sent.append((self.path.split("?")[0], body))
             self._send(200, body)
 
+        def _endless(self, page: bytes) -> None:
+            """The page's opening, then its real records repeated for ever, chunked."""
+            data = json.loads(page)
+            records = [json.dumps(s, separators=(",", ":")).encode() for s in data["studies"]] or [b"{}"]
+            block = b",".join(records) + b","
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.close_connection = True
+            chunks = [b'{"studies":[', *([block] * max(1, 1_000_000 // len(block)))]
+            first = True
+            while not api.stopping.is_set():
+                for c in (chunks if first else chunks[1:]):
+                    self.wfile.write(f"{len(c):x}\r\n".encode() + c + b"\r\n")
+                    api.bytes_sent += len(c)
+                first = False
+
+        def _trickle(self, page: bytes, delay: float) -> None:
+            """The real page with its Content-Length, one byte every ``delay`` seconds."""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.close_connection = True
+            for i in range(len(page)):
+                self.wfile.write(page[i:i + 1])
+                self.wfile.flush()
+                api.bytes_sent += 1
+                if api.stopping.wait(delay):
+                    return
+
     return Handler
+
+
+#: What a bot-protection service answers instead of the API (made up, shaped like such pages).
+REFUSAL_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Access Denied</title></head><body><h1>Access Denied</h1>"
+    b"<p>You don't have permission to access this resource.</p></body></html>"
+)

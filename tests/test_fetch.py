@@ -170,7 +170,7 @@ def test_429_without_retry_after_backs_off_exponentially(api, query):
     assert gaps[0] >= 0.09 and gaps[1] >= 0.19 and gaps[2] >= 0.39  # 0.1, 0.2, 0.4 s
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 403])
+@pytest.mark.parametrize("status", [500, 502, 503])
 def test_server_errors_then_success(api, query, status):
     api.add_fault(Fault("status", status), times=2)
     with client(api.url) as c:
@@ -260,7 +260,7 @@ def test_a_version_answer_that_is_not_the_api_is_named(api):
 
 def test_unknown_parameters_are_refused_by_the_local_server(api):
     # The server enforces the specification, so the fixture's final assertion is not vacuous.
-    with client(api.url) as c, pytest.raises(ApiResponseError, match="Unknown parameter"):
+    with client(api.url) as c, pytest.raises(ApiResponseError, match=r"`filter\.phase` is unknown parameter"):
         c.get("studies", {"filter.phase": "PHASE2"})
     assert api.undefined_parameters() == {("studies", "filter.phase")}
     api.log.clear()

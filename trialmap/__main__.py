@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from trialmap import paths, pipeline, refresh
+from trialmap import paths, pipeline
 from trialmap.errors import OutputError, SourceFormatError, TrialmapError
 
 
@@ -51,15 +51,9 @@ def _geocode(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from trialmap import boundaries, countries, gazetteer, geocode
+    from trialmap.csvfile import read_frame, write_atomically
 
-    try:
-        df = pd.read_csv(args.input, dtype=str, keep_default_na=False, encoding="utf-8")
-    except FileNotFoundError as exc:
-        msg = f"{args.input} does not exist"
-        raise SourceFormatError(msg) from exc
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
-        msg = f"{args.input} is not a readable UTF-8 CSV ({exc})"
-        raise SourceFormatError(msg) from exc
+    df = read_frame(args.input, "geocode input", SourceFormatError)
     missing = [c for c in ("city", "state", "country") if c not in df.columns]
     if missing:
         msg = (
@@ -87,9 +81,10 @@ def _geocode(args: argparse.Namespace) -> int:
     placed = geocode.place_sites(sites, boundaries.country_points(), gazetteer.load(), ov)
     out = df.assign(**{c: placed[c] for c in GEOCODE_ADDED})
     try:
-        out.to_csv(args.output, index=False)
+        # Written beside OUT and renamed over it: a killed or disk-full run leaves OUT as it was.
+        write_atomically(args.output, lambda f: out.to_csv(f, index=False))
     except OSError as exc:
-        msg = f"cannot write {args.output} ({exc.strerror or exc})"
+        msg = f"cannot write {args.output} ({exc.strerror or exc}); it was not changed"
         raise OutputError(msg) from exc
     audit = geocode.geo_audit(placed)
     print(  # noqa: T201
@@ -172,6 +167,24 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``trialmap`` command. Called as the program (``argv`` None), a Ctrl-C while
+    the libraries load or the interpreter shuts down ends it at once with status 130."""
+    from trialmap.sigint import quiet_exit
+
+    program = argv is None
+    if program:
+        quiet_exit()
+    try:
+        return _main(argv)
+    finally:
+        if program:
+            quiet_exit()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from trialmap import refresh  # here, not at import: heavy (pandas, matplotlib)
+    from trialmap.sigint import interrupts
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if "refresh" in argv:
         # Everything after "refresh" belongs to refresh's own parser; a --data-dir given
@@ -221,7 +234,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.data_dir = paths.data_dir(args.data_dir)
     try:
-        return args.func(args)
+        with interrupts() as sigint:
+            code = args.func(args)
+            if sigint.received:  # a Ctrl-C that a finalizer swallowed is still a Ctrl-C
+                raise KeyboardInterrupt
+            return code
+    except KeyboardInterrupt:
+        print("trialmap: interrupted; nothing half-written is left", file=sys.stderr)  # noqa: T201
+        return 130
     except ValueError as exc:  # e.g. a --downloaded date that is not YYYY-MM-DD
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
         return 2

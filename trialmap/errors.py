@@ -20,9 +20,16 @@ Tree::
     ├── DefinitionError               a study-set definition file is malformed (names the line)
     ├── QueryError                    an API query file is malformed or names an unknown parameter
     └── FetchError                    fetching from the ClinicalTrials.gov API failed (no snapshot written)
-        ├── ApiUnavailableError       cannot connect, timed out, or 403/429/5xx after every retry
+        ├── ApiUnavailableError       cannot connect, timed out (per read or the per-request deadline),
+        │                             or 429/5xx after every retry
+        ├── ApiRefusedError           HTTP 403 twice (the second time over TLS 1.2): the API refuses
+        │                             this client (bot protection); use a website download instead
         ├── ApiResponseError          the answer breaks the protocol: 4xx, bad JSON, paging/count mismatch
+        │   └── ResponseTooLargeError one response body exceeded the byte limit (max_bytes)
         └── TooManyStudiesError       the query matches more studies than the size guard allows
+
+``ValueError`` is also raised, by library functions, for an argument out of its
+range (e.g. ``fetch_full(page_size=0)``); the message names the argument.
 """
 
 from __future__ import annotations
@@ -91,8 +98,22 @@ class ApiUnavailableError(FetchError):
     """The API could not be reached or kept failing (connection, timeout, 403/429/5xx)."""
 
 
+class ApiRefusedError(FetchError):
+    """The API answered HTTP 403 again after one retry over TLS 1.2: it refuses this client.
+
+    The service in front of ClinicalTrials.gov has refused Python HTTP clients with a
+    persistent 403 (bot protection keyed on the TLS fingerprint or the User-Agent);
+    retrying longer does not help. The CLI falls back to the newest local snapshot
+    (unless ``--require-fresh``); the message says how to get the data instead.
+    """
+
+
 class ApiResponseError(FetchError):
     """The API answered, but not as its protocol says (4xx, invalid JSON, paging or count mismatch)."""
+
+
+class ResponseTooLargeError(ApiResponseError):
+    """One response body was larger than the client's byte limit (``Client(max_bytes=...)``)."""
 
 
 class TooManyStudiesError(FetchError):

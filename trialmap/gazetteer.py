@@ -503,16 +503,13 @@ def read_overrides(path: str | Path) -> pd.DataFrame:
     import pandas as pd
 
     from trialmap.countries import country_table, to_iso3
+    from trialmap.csvfile import read_frame
 
     path = Path(path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except FileNotFoundError as exc:
-        msg = f"overrides file {path} does not exist; give a CSV with columns {', '.join(OVERRIDE_COLUMNS)}"
-        raise OverridesError(msg) from exc
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
-        msg = f"overrides file {path} is not a readable UTF-8 CSV ({exc})"
-        raise OverridesError(msg) from exc
+    # Strict CSV: a row with more or fewer fields than the header is an error naming
+    # its line (never a shifted override), long fields are read (trialmap.csvfile).
+    df = read_frame(path, "overrides file", OverridesError)
+    line_of = df.attrs["lines"]
     df.columns = [c.strip().lower() for c in df.columns]
     missing = [c for c in OVERRIDE_COLUMNS if c not in df.columns]
     if missing:
@@ -526,12 +523,12 @@ def read_overrides(path: str | Path) -> pd.DataFrame:
     codes = set(country_table()["iso3"])
     iso3 = to_iso3(df["country"]).astype(object)
     iso3 = iso3.where(iso3.notna(), df["country"].str.upper().where(df["country"].str.upper().isin(codes)))
-    for i, row in enumerate(df.itertuples(index=False), start=2):  # line 1 is the header
+    for k, (i, row) in enumerate(zip(line_of, df.itertuples(index=False), strict=True)):
         where = f"overrides file {path}, line {i}"
         if not row.city:
             msg = f"{where}: empty city; every override needs a city as the sites table writes it"
             raise OverridesError(msg)
-        if pd.isna(iso3.iloc[i - 2]):
+        if pd.isna(iso3.iloc[k]):
             msg = f"{where}: unknown country {row.country!r}; use the registry's name or an ISO alpha-3 code"
             raise OverridesError(msg)
         for name, lo, hi in (("lat", -90, 90), ("lon", -180, 180)):
@@ -554,7 +551,7 @@ def read_overrides(path: str | Path) -> pd.DataFrame:
     clash = out.groupby(key, dropna=False)[["lat", "lon"]].nunique().max(axis=1) > 1
     if clash.any():
         city, state, iso = clash[clash].index[0]
-        lines = [i + 2 for i in out.index[(key[0] == city) & (key[1] == state) & (key[2] == iso)]]
+        lines = [line_of[i] for i in out.index[(key[0] == city) & (key[1] == state) & (key[2] == iso)]]
         msg = (
             f"overrides file {path}, lines {', '.join(map(str, lines))}: {city!r} ({state or 'no state'}, "
             f"{iso}) is given different coordinates; keep one row per place"

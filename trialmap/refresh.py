@@ -6,10 +6,17 @@ the writing :func:`trialmap.outputs.write`.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import logging
+import signal
 import sys
+
+if __name__ == "__main__":
+    # `python -m trialmap.refresh`: a Ctrl-C while the libraries load ends the process at
+    # once with status 130 and no traceback; main() then turns Ctrl-C into a clean stop
+    # (trialmap.sigint). Before the other imports on purpose.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+import argparse
+import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -17,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from trialmap import paths, pipeline
-from trialmap.errors import ApiUnavailableError, DefinitionError, FetchError, OutputError, TrialmapError
+from trialmap.errors import (
+    ApiRefusedError,
+    ApiUnavailableError,
+    DefinitionError,
+    FetchError,
+    OutputError,
+    TrialmapError,
+)
 from trialmap.query import DEFAULT_API_URL
 
 COUNTING_RULES = ("trials", "sites", "fractional")
@@ -206,7 +220,7 @@ def fetch_step(args: argparse.Namespace, data_dir: Path, client: Any = None) -> 
         snap = pipeline.fetch(args.query, data_dir, api_url=args.api_url, incremental=args.incremental,
                               page_size=args.page_size, max_studies=args.max_studies,
                               min_interval=args.min_interval, progress=progress, client=client)
-    except ApiUnavailableError as exc:
+    except (ApiUnavailableError, ApiRefusedError) as exc:
         if args.require_fresh:
             raise
         info.update(error=str(exc), fallback=True)
@@ -250,6 +264,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # urllib3 logs every retry; the fetch step reports the outcome in one line instead.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     t0 = time.perf_counter()
+    from trialmap.sigint import interrupts
+
+    with interrupts() as sigint:
+        try:
+            return _main(args, argv, t0, sigint)
+        except KeyboardInterrupt:
+            print("trialmap: interrupted; nothing half-written is left (snapshots and output "  # noqa: T201
+                  "folders are written whole or not at all)", file=sys.stderr)
+            return 130
+
+
+def _main(args: argparse.Namespace, argv: list[str], t0: float, sigint: Any) -> int:
     try:
         from trialmap import aggregate
         from trialmap.figures import suite
@@ -278,8 +304,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrialmapError as exc:
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
         return 1
-    except KeyboardInterrupt:
-        print("trialmap: interrupted; no output folder was written", file=sys.stderr)  # noqa: T201
+    if sigint.received:
+        # A Ctrl-C that a finalizer swallowed: the run finished, but it was asked to stop.
+        print(f"trialmap: interrupted; the outputs in {out} were complete before it",  # noqa: T201
+              file=sys.stderr)
         return 130
     if not args.quiet:
         print(summary(run, out, time.perf_counter() - t0))  # noqa: T201
@@ -287,5 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(BrokenPipeError):
-        sys.exit(main())
+    from trialmap.sigint import quiet_exit
+
+    try:
+        code = main()
+    except BrokenPipeError:  # e.g. piped into head
+        code = 0
+    quiet_exit()  # a Ctrl-C during shutdown: exit 130 at once, no traceback
+    sys.exit(code)

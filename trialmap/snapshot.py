@@ -5,6 +5,20 @@ every file is hashed, the manifest is written last, and only then is the folder
 renamed into place (an atomic rename on one filesystem). A crash at any point
 leaves at most a ``.tmp-*`` folder, never a half-written snapshot, and an
 existing snapshot is never overwritten. Reading a snapshot re-hashes every file.
+
+A manifest is checked against a schema (:func:`validate_manifest`: required keys
+and their types, a sha256 and a size per file) before anything uses it, and every
+file it names must be a plain name inside the snapshot's folder (no absolute
+name, no ``..``, no separator, no symbolic link leading out of the folder). A
+damaged manifest makes that one snapshot unusable with one line; listing the
+others (:func:`list_snapshots`) and choosing the newest go on without it.
+
+Stale temporary folders: a ``.tmp-*`` folder in the raw store whose last change
+is more than :data:`STALE_AFTER` seconds (an hour) old is left by a run that was
+killed while writing it, and the next :func:`write_snapshot` removes it (with a
+warning naming it). No live write takes that long: pages are fetched into memory
+first and a snapshot is written in seconds; a pid file was not chosen because a
+raw store can be shared between machines, where a pid says nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +30,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +49,9 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 SCHEMA = "trialmap-snapshot/1"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+#: Seconds after its last change when a ``.tmp-*`` folder in the raw store counts as stale.
+STALE_AFTER = 3600.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,11 @@ class Snapshot:
         return self.manifest["format"]
 
     def file(self, name: str) -> Path:
+        """The path of a file the manifest lists (any other name is an error: raw data is
+        read only through the manifest, which the snapshot's hashes cover)."""
+        if name not in {e["name"] for e in self.manifest["files"]}:
+            msg = f"snapshot {self.id}: {name!r} is not a file its manifest lists"
+            raise SnapshotIntegrityError(msg)
         return self.path / name
 
 
@@ -97,8 +120,12 @@ def write_snapshot(
     if final.exists():
         msg = f"snapshot {snapshot_id!r} already exists in {raw_dir}; raw snapshots are never overwritten"
         raise SnapshotExistsError(msg)
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{snapshot_id}-", dir=raw_dir))
+    try:
+        raw_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(raw_dir)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{snapshot_id}-", dir=raw_dir))
+    except OSError as exc:
+        raise _write_error(final, exc) from exc
     try:
         entries = []
         for name, content in files:
@@ -125,10 +152,37 @@ def write_snapshot(
                 msg = f"snapshot {snapshot_id!r} appeared in {raw_dir} while writing; not overwritten"
                 raise SnapshotExistsError(msg) from exc
             raise
-    except BaseException:
+    except BaseException as exc:
         _remove_tree(tmp)
+        if isinstance(exc, OSError):
+            raise _write_error(final, exc) from exc
         raise
     return Snapshot(final, full)
+
+
+def _write_error(final: Path, exc: OSError) -> SnapshotError:
+    msg = (
+        f"cannot write snapshot {final}: {exc.strerror or exc}; nothing was kept "
+        "(free some space, or pass another --data-dir)"
+    )
+    return SnapshotError(msg)
+
+
+def remove_stale_temporaries(raw_dir: Path, older_than: float = STALE_AFTER) -> list[Path]:
+    """Remove ``.tmp-*`` folders of killed runs (unchanged for ``older_than`` seconds)."""
+    removed = []
+    now = time.time()
+    for d in Path(raw_dir).glob(".tmp-*"):
+        try:
+            if not d.is_dir() or d.is_symlink() or now - d.stat().st_mtime < older_than:
+                continue
+        except OSError:
+            continue
+        _remove_tree(d)
+        if not d.exists():
+            log.warning("removed %s: left by a run that stopped while writing a snapshot", d)
+            removed.append(d)
+    return removed
 
 
 def _remove_tree(path: Path) -> None:
@@ -141,21 +195,150 @@ def _remove_tree(path: Path) -> None:
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """Read a snapshot folder's manifest without verifying its files."""
+    """Read a snapshot folder's manifest and check it against the schema, without
+    verifying its files.
+
+    Raises
+    ------
+    SnapshotNotFoundError
+        The folder has no manifest.
+    SnapshotIntegrityError
+        The manifest is unreadable, not JSON, or breaks the schema (:func:`validate_manifest`).
+    """
     mpath = Path(path) / MANIFEST
     if not mpath.is_file():
         msg = f"{path} is not a snapshot: it has no {MANIFEST}"
         raise SnapshotNotFoundError(msg)
+    _confined(Path(path), MANIFEST, f"snapshot {Path(path).name}")
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         msg = f"{mpath} is not valid JSON ({exc}); the snapshot is damaged, fetch or import it again"
         raise SnapshotIntegrityError(msg) from exc
-    for key in ("snapshot_id", "format", "files"):
-        if key not in manifest:
-            msg = f"{mpath} has no {key!r} field; the snapshot is damaged, fetch or import it again"
-            raise SnapshotIntegrityError(msg)
+    except OSError as exc:
+        msg = f"cannot read {mpath} ({exc.strerror or exc})"
+        raise SnapshotIntegrityError(msg) from exc
+    return validate_manifest(manifest, mpath)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _check_file_name(name: str) -> str | None:
+    """Why ``name`` is not a plain file name inside a snapshot folder (``None``: it is)."""
+    if not name:
+        return "an empty name"
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return "an absolute name"
+    if ".." in re.split(r"[/\\]", name):
+        return "a name that leads out of the folder ('..')"
+    if "/" in name or "\\" in name:
+        return "a name with a folder in it (snapshot files are flat)"
+    if name in {".", ".."}:
+        return "not a file name"
+    if "\0" in name:
+        return "a name with a NUL character"
+    if name == MANIFEST:
+        return "the manifest itself"
+    return None
+
+
+def validate_manifest(manifest: Any, where: Path | str = MANIFEST) -> dict[str, Any]:
+    """Check a parsed manifest against the snapshot schema and return it.
+
+    Required: ``snapshot_id`` (a valid id), ``format`` (a non-empty string) and
+    ``files``, a non-empty list of ``{"name", "bytes", "sha256"}`` with a plain,
+    unique file name, a size >= 0 and 64 lowercase hex digits. Optional keys that
+    are present must have their type: ``registry_data_date``, ``created_utc``,
+    ``title`` (string or null), ``record_count``, ``page_count``, ``total_count``
+    (integer >= 0), ``synthetic``, ``manual_download`` (boolean), ``query``,
+    ``source`` (object), ``pages``, ``membership_pages`` (lists of names the
+    ``files`` list holds).
+
+    Raises
+    ------
+    SnapshotIntegrityError
+        Naming the manifest file and the first problem found.
+    """
+    problem = _manifest_problem(manifest)
+    if problem is not None:
+        msg = (
+            f"{where}: {problem}; the snapshot is damaged and cannot be used: restore it "
+            "(git checkout / fetch or import it again)"
+        )
+        raise SnapshotIntegrityError(msg)
     return manifest
+
+
+def _manifest_problem(manifest: Any) -> str | None:
+    """The first way ``manifest`` breaks the schema of :func:`validate_manifest`, or ``None``."""
+    if not isinstance(manifest, dict):
+        return f"the manifest is {_kind(manifest)}, not a JSON object"
+    for key, kind in (("snapshot_id", str), ("format", str), ("files", list)):
+        if key not in manifest:
+            return f"no {key!r} field"
+        if not isinstance(manifest[key], kind):
+            return f"{key!r} is {_kind(manifest[key])}, not a {'list' if kind is list else 'string'}"
+    if not _ID_RE.match(manifest["snapshot_id"]):
+        return f"snapshot_id {manifest['snapshot_id']!r} is not a valid snapshot id"
+    if not manifest["format"]:
+        return "'format' is empty"
+    files = manifest["files"]
+    if not files:
+        return "'files' is empty: a snapshot holds at least one file"
+    names: set[str] = set()
+    for i, entry in enumerate(files):
+        if not isinstance(entry, dict):
+            return f"files[{i}] is {_kind(entry)}, not an object with name, bytes and sha256"
+        for key in ("name", "bytes", "sha256"):
+            if key not in entry:
+                return f"files[{i}] has no {key!r}"
+        name = entry["name"]
+        if not isinstance(name, str):
+            return f"files[{i}].name is {_kind(name)}, not a string"
+        why = _check_file_name(name)
+        if why:
+            return f"files[{i}].name {name!r} is {why}: every file must be inside the snapshot folder"
+        if name in names:
+            return f"file {name!r} is listed twice"
+        names.add(name)
+        size = entry["bytes"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            return f"files[{i}].bytes is {size!r}, not a whole number of bytes"
+        digest = entry["sha256"]
+        if not isinstance(digest, str) or not _SHA256_RE.match(digest):
+            return f"files[{i}].sha256 is {digest!r}, not 64 lowercase hex digits"
+    optional: dict[str, tuple[type, ...]] = {
+        "registry_data_date": (str, type(None)), "created_utc": (str, type(None)),
+        "title": (str, type(None)), "synthetic": (bool,), "manual_download": (bool,),
+        "query": (dict,), "source": (dict,), "pages": (list,), "membership_pages": (list,),
+    }
+    for key, kinds in optional.items():
+        if key in manifest and not isinstance(manifest[key], kinds):
+            return f"{key!r} is {_kind(manifest[key])}, not {' or '.join(k.__name__ for k in kinds)}"
+    for key in ("record_count", "page_count", "total_count"):
+        value = manifest.get(key)
+        if key in manifest and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            return f"{key!r} is {value!r}, not a whole number"
+    for key in ("pages", "membership_pages"):
+        for name in manifest.get(key, []):
+            if name not in names:
+                return f"{key} names {name!r}, which 'files' does not list (and no hash covers)"
+    return None
+
+
+def _confined(folder: Path, name: str, label: str) -> None:
+    """A symbolic link among a snapshot's files must not lead out of its folder."""
+    f = folder / name
+    if f.is_symlink():
+        target = f.resolve()
+        if target.parent != folder.resolve():
+            msg = (
+                f"{label}: {name} is a symbolic link to {target}, outside the snapshot folder; "
+                "a snapshot holds its files itself: replace the link by the file"
+            )
+            raise SnapshotIntegrityError(msg)
 
 
 def verify_snapshot(path: Path) -> Snapshot:
@@ -164,8 +347,8 @@ def verify_snapshot(path: Path) -> Snapshot:
     Raises
     ------
     SnapshotIntegrityError
-        If a file is missing, has another size or sha256, or an unlisted file
-        is present.
+        If the manifest breaks the schema, a file is missing, leads out of the
+        folder, has another size or sha256, or an unlisted file is present.
     """
     path = Path(path)
     manifest = read_manifest(path)
@@ -178,6 +361,7 @@ def verify_snapshot(path: Path) -> Snapshot:
     listed = {e["name"] for e in manifest["files"]}
     for entry in manifest["files"]:
         f = path / entry["name"]
+        _confined(path, entry["name"], f"snapshot {path.name}")
         if not f.is_file():
             msg = f"snapshot {path.name}: file {entry['name']} listed in the manifest is missing"
             raise SnapshotIntegrityError(msg)
@@ -192,7 +376,12 @@ def verify_snapshot(path: Path) -> Snapshot:
             raise SnapshotIntegrityError(msg)
     extra = sorted(p.name for p in path.iterdir() if p.name not in listed | {MANIFEST})
     if extra:
-        msg = f"snapshot {path.name}: files not in the manifest: {', '.join(extra)}; remove them"
+        them = "it" if len(extra) == 1 else "them"
+        msg = (
+            f"snapshot {path.name}: {', '.join(extra)} {'is' if len(extra) == 1 else 'are'} not in "
+            f"the manifest; trialmap never deletes raw data, so move {them} out of {path} yourself "
+            "if you put it there (or restore the snapshot: git checkout / fetch or import it again)"
+        )
         raise SnapshotIntegrityError(msg)
     return Snapshot(path, manifest)
 
@@ -212,6 +401,8 @@ def list_snapshots(raw_dir: Path) -> list[dict[str, Any]]:
             continue
         try:
             m = read_manifest(d)
+            for entry in m["files"]:  # cheap (no hashing): a link out of the folder is damage too
+                _confined(d, entry["name"], f"snapshot {d.name}")
         except SnapshotError as exc:
             # One damaged snapshot must not hide the intact ones (e.g. the fallback).
             log.warning("skipping %s: %s", d, exc)

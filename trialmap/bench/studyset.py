@@ -66,11 +66,17 @@ def weighted_rate(hit: pd.Series, weight: pd.Series) -> tuple[float, float, floa
     return p, lo, hi, n_eff
 
 
-def labelled(source: str) -> pd.DataFrame:
-    """Labels joined with their strata and weights: ``nct_id``, ``truth``, ``stratum``, ``weight``, ..."""
+def labelled(source: str, holdout: bool = False) -> pd.DataFrame:
+    """Labels joined with their strata and weights: ``nct_id``, ``truth``, ``stratum``, ``weight``, ...
+
+    ``holdout``: the second labelled set, drawn after the v3 rule was settled (strata
+    from v3, none of the first set's records), which the rule was never tuned on.
+    """
     name = "archive" if source == "archive" else "website_csv"
-    lab = pd.read_csv(LABELS / f"labels_{name}.csv", dtype=str)
-    smp = pd.read_csv(LABELS / f"sample_{name}.csv", dtype={"nct_id": str, "stratum": str})
+    prefix = "holdout_" if holdout else ""
+    lab = pd.read_csv(LABELS / f"{prefix}labels_{name}.csv", dtype=str)
+    smp = pd.read_csv(LABELS / f"{'holdout' if holdout else 'sample'}_{name}.csv",
+                      dtype={"nct_id": str, "stratum": str})
     df = lab.merge(smp, on="nct_id", validate="one_to_one")
     df["truth"] = (df["msc_treatment"] == "yes") & (df["interventional"] == "yes") & (df["in_scope"] == "yes")
     n = df.groupby("stratum")["nct_id"].transform("size")
@@ -173,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     definition = studyset.load_definition(args.definition)
     v2 = pd.read_csv(LABELS / "decisions_v2.csv", dtype=str)
     v2["in_set"] = v2["step"].isin([*IN_SET, "included"])
-    results, logs = {}, {}
+    results, logs, holdout = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for source in SOURCES:
             tables = tables_of(source, Path(tmp))
@@ -183,6 +189,17 @@ def main(argv: list[str] | None = None) -> int:
             before = v2[v2["source"] == source].set_index("nct_id")["in_set"].reindex(df["nct_id"])
             now = log.drop_duplicates("nct_id").set_index("nct_id")["in_set"].reindex(df["nct_id"])
             results[source] = (score(df, before.fillna(False)), score(df, now.fillna(False)))
+            hd = labelled(source, holdout=True)
+            now_h = log.drop_duplicates("nct_id").set_index("nct_id")["in_set"].reindex(hd["nct_id"])
+            before_h = v2[v2["source"] == source].set_index("nct_id")["in_set"].reindex(hd["nct_id"])
+            holdout[source] = (score(hd, before_h.fillna(False)), score(hd, now_h.fillna(False)), len(hd))
+            if args.list:
+                wrong = hd[hd["truth"].to_numpy() != now_h.to_numpy(dtype=bool)]
+                for _, r in wrong.iterrows():
+                    row = log.set_index("nct_id").loc[r["nct_id"]]
+                    print(f"  hold-out {source:11s} {r['nct_id']} stratum {r['stratum']:22s} "  # noqa: T201
+                          f"truth {r['truth']!s:5s} rule: {row['step']} ({row['reason'][:80]}) | "
+                          f"label: {r['reason'][:80]}")
             if args.list:
                 wrong = df[df["truth"].to_numpy() != now.to_numpy(dtype=bool)]
                 for _, r in wrong.iterrows():
@@ -194,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     for source, (b, a) in results.items():
         for tag, s in (("v2", b), (f"v{definition.version}", a)):
             print(f"{SOURCES[source]:22s} {tag:6s} {_fmt(s, 'precision'):36s} {_fmt(s, 'recall'):36s}")  # noqa: T201
+    print("\nhold-out set (drawn after the rule was settled; judges it):")  # noqa: T201
+    for source, (b, a, n) in holdout.items():
+        for tag, s in (("v2", b), (f"v{definition.version}", a)):
+            print(f"{SOURCES[source] + f' ({n})':22s} {tag:6s} {_fmt(s, 'precision'):36s} "  # noqa: T201
+                  f"{_fmt(s, 'recall'):36s}")
     la, ca, ea, sa = logs["archive"]
     lc = logs["website_csv"][0]
     share, n, diff = agreement(la, ca, ea, sa, lc)

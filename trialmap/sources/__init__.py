@@ -108,21 +108,26 @@ def detect_download_format(path: Path) -> tuple[str, int]:
             return FORMAT_PAGES, len(data["studies"])
         msg = f"{path.name} is JSON but not a ClinicalTrials.gov export (a list of v2 study objects)"
         raise SourceFormatError(msg)
+    from trialmap.csvfile import read_rows
+
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         msg = f"{path.name} is neither JSON nor UTF-8 CSV ({exc})"
         raise SourceFormatError(msg) from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, [])
-    fmt = website_csv.detect_format(header)
-    if fmt is None:
+    try:
+        header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    except csv.Error:
+        header = []
+    if website_csv.detect_format(header) is None:
         msg = (
             f"{path.name} is not a ClinicalTrials.gov download: expected the website's CSV "
             "(classic 'SearchResults.csv' or the current one) or its JSON export"
         )
         raise SourceFormatError(msg)
-    return fmt, sum(1 for row in reader if row)
+    # Strict: a row with more fields than the header, or a field over the limit, is one line.
+    header, rows, _ = read_rows(path, "website CSV", SourceFormatError, text=text)
+    return website_csv.detect_format(header), len(rows)
 
 
 def import_download(
@@ -152,11 +157,15 @@ def import_download(
     Raises
     ------
     SourceFormatError
-        If the file is not a recognised download.
+        If the file is not a recognised download or holds no study.
+    ValueError
+        If ``downloaded`` is not a YYYY-MM-DD date or lies in the future.
     SnapshotExistsError
         If the snapshot id is taken.
+    SnapshotError
+        If the snapshot cannot be written (e.g. the disk is full); nothing is left behind.
     """
-    from datetime import UTC, datetime
+    from datetime import UTC, date, datetime, timedelta
 
     from trialmap.snapshot import sha256_file, write_snapshot
 
@@ -165,12 +174,30 @@ def import_download(
         msg = f"{path} does not exist or is not a file"
         raise SourceFormatError(msg)
     fmt, n = detect_download_format(path)
+    if n == 0:
+        msg = (
+            f"{path.name} holds no study (a header only, or an empty list): a snapshot of 0 studies "
+            "would map nothing; download the search results again"
+        )
+        raise SourceFormatError(msg)
     if downloaded is None:
         downloaded = datetime.fromtimestamp(path.stat().st_mtime, UTC).date().isoformat()
         when = "file modification date (no --downloaded given)"
     else:
-        downloaded = datetime.strptime(downloaded, "%Y-%m-%d").date().isoformat()
+        try:
+            downloaded = datetime.strptime(downloaded, "%Y-%m-%d").date().isoformat()
+        except ValueError:
+            msg = f"downloaded={downloaded!r} is not a date in YYYY-MM-DD form, e.g. 2026-04-03"
+            raise ValueError(msg) from None
         when = "given by the user"
+    # A day of slack: the user's calendar may be ahead of UTC.
+    latest = max(date.today(), datetime.now(UTC).date()) + timedelta(days=1)
+    if date.fromisoformat(downloaded) > latest:
+        msg = (
+            f"the download date {downloaded} is in the future (today is {date.today().isoformat()}); "
+            "give the day the file was downloaded with --downloaded YYYY-MM-DD"
+        )
+        raise ValueError(msg)
     digest = sha256_file(path)
     snapshot_id = snapshot_id or f"{_SHORT[fmt]}-{downloaded}-{digest[:8]}"
     name = path.name if path.name != "manifest.json" else "download.json"

@@ -28,8 +28,6 @@ keyword fallback decides the disease categories.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 from pathlib import Path
@@ -37,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from trialmap import countries
+from trialmap.csvfile import read_rows, read_text
 from trialmap.errors import SourceFormatError
 from trialmap.sources.common import join, new_rows, phase_enum, status_enum, to_enum, to_tables
 from trialmap.tables import Tables
@@ -67,26 +66,21 @@ def detect_format(header: list[str]) -> str | None:
 
 
 def _read_rows(path: Path) -> tuple[str, list[dict[str, str]]]:
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        msg = f"{Path(path).name} is not UTF-8 text ({exc}); download the CSV again"
-        raise SourceFormatError(msg) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    fmt = detect_format(reader.fieldnames or [])
+    """The layout and the rows of a website CSV, read strictly (see :mod:`trialmap.csvfile`):
+    a row with more or fewer fields than the header is an error naming its line, and
+    long ``Locations`` cells (thousands of sites) are read."""
+    path = Path(path)
+    text = read_text(path, "website CSV", SourceFormatError)
+    header, rows, _ = read_rows(path, "website CSV", SourceFormatError, text=text)
+    fmt = detect_format(header)
     if fmt is None:
         msg = (
-            f"{Path(path).name} is not a ClinicalTrials.gov website CSV: its header "
-            f"({', '.join((reader.fieldnames or [])[:5])}, ...) matches neither the classic "
+            f"{path.name} is not a ClinicalTrials.gov website CSV: its header "
+            f"({', '.join(header[:5])}, ...) matches neither the classic "
             "'SearchResults.csv' nor the current website's download"
         )
         raise SourceFormatError(msg)
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        msg = f"{Path(path).name}: malformed CSV ({exc})"
-        raise SourceFormatError(msg) from exc
-    return fmt, rows
+    return fmt, [dict(zip(header, row, strict=True)) for row in rows]
 
 
 def _country_lookup(sites: list[str]) -> dict[str, str | None]:

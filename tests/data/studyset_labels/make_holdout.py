@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sample import ARCHIVE, CSV, HERE, archive_text, describe, draw  # noqa: E402
+from make_sample import ARCHIVE, CSV, HERE, archive_text, describe, draw
 
 SEED = 20261202
 ARCHIVE_STRATA = {"included": 60, "in_scope": 60, "intervention_confirmed": 25, "study_type": 5}
@@ -45,7 +45,8 @@ def main() -> None:
 
     rng = random.Random(SEED)
     old = seen()
-    arch = draw(decisions(open_snapshot(ARCHIVE.parent, ARCHIVE.parents[1])), ARCHIVE_STRATA, rng, exclude=old)
+    adec = decisions(open_snapshot(ARCHIVE.parent, ARCHIVE.parents[1]))
+    arch = draw(adec, ARCHIVE_STRATA, rng, exclude=old)
     with tempfile.TemporaryDirectory() as tmp:
         snap = import_download(CSV, Path(tmp) / "raw", "holdout-csv", "2022-01-21")
         cdec = decisions(snap)

@@ -172,7 +172,7 @@ def test_trialmap_command_lists_and_verifies_snapshots(data_dir, capsys):
 def test_as_of_after_the_registry_data_date_is_one_line_naming_both_dates(data_dir, capsys):
     assert main(["--data-dir", str(data_dir), "--offline", "--as-of", "2023-01-01", "-q"]) == 1
     err = _one_line_error(capsys)
-    assert "--as-of 2023-01-01 is after the registry data date" in err and "2022-01-21" in err
+    assert "as_of=2023-01-01 (--as-of) is after the registry data date" in err and "2022-01-21" in err
 
 
 def test_an_as_of_date_that_leaves_no_trial_says_so_in_one_line(data_dir, capsys):

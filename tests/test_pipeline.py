@@ -11,7 +11,7 @@ import pytest
 
 import trialmap as tm
 from trialmap import pipeline
-from trialmap.errors import DefinitionError, SnapshotNotFoundError
+from trialmap.errors import ArgumentError, SnapshotNotFoundError
 
 from .conftest import BUNDLED_ID, RAW
 
@@ -57,7 +57,7 @@ def test_run_repr_is_short_and_says_what_a_reader_needs(result):
 
 
 def test_run_accepts_names_and_says_which_argument_is_wrong(bundled_snapshot):
-    with pytest.raises(DefinitionError, match=r"rule='votes' is not a counting rule"):
+    with pytest.raises(ArgumentError, match=r"rule=.votes. \(--counting-rule\) is not a counting rule"):
         tm.run(bundled_snapshot, rule="votes")
     with pytest.raises(SnapshotNotFoundError, match="snapshot 'nope' not found"):
         tm.open_snapshot("nope", RAW.parent)
@@ -115,3 +115,20 @@ def test_main_command_offline_from_an_empty_folder_writes_figure1(tmp_path):
     assert out.returncode == 0, out.stderr
     folder = tmp_path / "xdg" / "trialmap" / "processed" / BUNDLED_ID
     assert (folder / "figures" / "figure1.pdf").is_file() and (folder / "figures" / "figure1.png").is_file()
+
+
+def test_library_errors_name_the_argument_and_the_cli_option(bundled_snapshot):
+    with pytest.raises(ArgumentError, match=r"as_of=2030-01-01 \(--as-of\) is after the registry data date"):
+        tm.run(bundled_snapshot, as_of="2030-01-01")
+    with pytest.raises(ArgumentError, match=r"as_of='June 2018' \(--as-of\) is not a date"):
+        tm.run(bundled_snapshot, as_of="June 2018")
+
+
+def test_snapshot_and_definition_reprs_are_one_short_line(bundled_snapshot, definition):
+    for obj in (bundled_snapshot, definition):
+        text = repr(obj)
+        assert "\n" not in text and len(text) < 400, text
+    assert repr(bundled_snapshot) == (
+        f"<Snapshot {BUNDLED_ID}: 1783 records, registry data date 2022-01-21, "
+        "ctgov-classic-full-studies-tar>")
+    assert definition.label in repr(definition)

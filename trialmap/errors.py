@@ -17,6 +17,7 @@ Tree::
     ├── OverridesError                a user's coordinate overrides file is malformed
     ├── UnknownRegionError            a region name with no membership table
     ├── OutputError                   processed outputs could not be written
+    ├── ArgumentError                 a library argument / CLI option has a value trialmap cannot use
     ├── DefinitionError               a study-set definition file is malformed (names the line)
     ├── QueryError                    an API query file is malformed or names an unknown parameter
     └── FetchError                    fetching from the ClinicalTrials.gov API failed (no snapshot written)
@@ -118,3 +119,7 @@ class ResponseTooLargeError(ApiResponseError):
 
 class TooManyStudiesError(FetchError):
     """The query matches more studies than the size guard allows."""
+
+
+class ArgumentError(TrialmapError):
+    """An argument (``rule=``, ``as_of=``...) or its CLI option has a value trialmap cannot use."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trialmap import paths
-from trialmap.errors import DefinitionError, SnapshotNotFoundError
+from trialmap.errors import ArgumentError, SnapshotNotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -559,9 +559,23 @@ def run(
     defn = load_definition(definition, switches)
     if isinstance(rule, str):
         if rule not in aggregate.COUNTING_RULES:
-            msg = f"rule={rule!r} is not a counting rule: choose from {', '.join(aggregate.COUNTING_RULES)}"
-            raise DefinitionError(msg)
+            msg = (f"rule={rule!r} (--counting-rule) is not a counting rule: choose from "
+                   f"{', '.join(aggregate.COUNTING_RULES)}")
+            raise ArgumentError(msg)
         rule = aggregate.CountingRule(rule)
+    data_date = str(snap.manifest.get("registry_data_date") or "")
+    if as_of is not None:
+        import datetime as dt
+
+        try:
+            as_of = dt.date.fromisoformat(str(as_of)).isoformat()
+        except ValueError:
+            msg = f"as_of={as_of!r} (--as-of) is not a date in YYYY-MM-DD form, e.g. 2018-06-14"
+            raise ArgumentError(msg) from None
+        if data_date and as_of > data_date:
+            msg = (f"as_of={as_of} (--as-of) is after the registry data date of snapshot {snap.id} "
+                   f"({data_date}); give a date on or before it")
+            raise ArgumentError(msg)
     with clock("read"):
         tables = read(snap)
     with clock("locate"):

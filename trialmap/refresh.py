@@ -29,7 +29,6 @@ from trialmap.errors import (
     ApiUnavailableError,
     DefinitionError,
     FetchError,
-    OutputError,
     TrialmapError,
 )
 from trialmap.query import DEFAULT_API_URL
@@ -289,11 +288,6 @@ def _main(args: argparse.Namespace, argv: list[str], t0: float, sigint: Any) -> 
             removed_countries=args.count_removed_countries, no_location=args.no_location_bucket,
         )
         snap, info = _snapshot(args, data_dir)
-        data_date = str(snap.manifest.get("registry_data_date", ""))
-        if args.as_of and data_date and args.as_of > data_date:
-            msg = (f"--as-of {args.as_of} is after the registry data date of snapshot {snap.id} "
-                   f"({data_date}); give a date on or before it")
-            raise OutputError(msg)
         run = pipeline.run(snap, definition, rule=rule, as_of=args.as_of, overrides=args.overrides,
                            fetch=info)
         if len(run.included) == 0 and not args.quiet:

@@ -65,6 +65,12 @@ class Snapshot:
     def id(self) -> str:
         return self.manifest["snapshot_id"]
 
+    def __repr__(self) -> str:
+        m = self.manifest
+        flag = " synthetic" if m.get("synthetic") else ""
+        return (f"<Snapshot {self.id}: {m.get('record_count', '?')} records, registry data date "
+                f"{m.get('registry_data_date', '?')}, {m.get('format', '?')}{flag}>")
+
     @property
     def format(self) -> str:
         return self.manifest["format"]

@@ -126,7 +126,7 @@ def _definition(args: argparse.Namespace) -> int:
 def _sensitivity(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from trialmap import aggregate, countries, outputs
+    from trialmap import aggregate, outputs
     from trialmap.figures import export_figure
     from trialmap.figures.sensitivity import sensitivity_plot
     from trialmap.sensitivity import sensitivity
@@ -135,8 +135,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
     snap = pipeline.open_snapshot(args.snapshot, args.data_dir)
     tables, _ = pipeline.locate(pipeline.read(snap))
     rule = aggregate.CountingRule(args.counting_rule)
-    names = countries.country_table().set_index("iso3")["name"].to_dict()
-    wide, summary = sensitivity(tables, definition, rule, names)
+    wide, summary = sensitivity(tables, definition, rule)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary.to_string(index=False))  # noqa: T201
         print()  # noqa: T201

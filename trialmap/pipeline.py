@@ -207,9 +207,12 @@ def locate(tables: Tables, overrides: str | Path | None = None) -> tuple[Tables,
 
 
 def select(
-    tables: Tables, definition: Definition, as_of: str | None = None
+    tables: Tables, definition: Definition, as_of: str | None = None, **kw: Any
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Stage 3: which trials count.
+
+    ``kw`` goes to :func:`trialmap.studyset.select` (``match=`` evidence mode and a
+    precomputed ``evidence=``, for the sensitivity analysis).
 
     Returns
     -------
@@ -219,7 +222,7 @@ def select(
     """
     from trialmap import studyset
 
-    log, categories = studyset.select(tables, definition, as_of=as_of)
+    log, categories = studyset.select(tables, definition, as_of=as_of, **kw)
     return log, categories, studyset.flow_counts(log, as_of=as_of is not None)
 
 

@@ -3,8 +3,9 @@
 :func:`sensitivity` re-runs the study set and the country counts under
 variants of one definition: the condition evidence (the default precedence:
 title and conditions, then MeSH; MeSH only; text only; any evidence) and each
-judgement-call switch flipped. Like :mod:`trialmap.refresh` it chains stages (studyset, aggregate);
-it takes tables whose sites already carry ``iso3`` and does no I/O.
+judgement-call switch flipped. It calls the pipeline's own ``select`` and ``count``
+stages (:mod:`trialmap.pipeline`) once per variant, on tables located by ``locate``;
+no I/O.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from trialmap import aggregate, studyset
+from trialmap import aggregate, pipeline, studyset
 from trialmap.tables import Tables
 
 EVIDENCE_VARIANTS = {
@@ -46,23 +47,17 @@ def sensitivity(
     tables: Tables,
     definition: studyset.Definition,
     rule: aggregate.CountingRule | None = None,
-    names: dict[str, str] | None = None,
-    removed: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-country counts under every variant of the definition.
 
     Parameters
     ----------
     tables
-        Canonical tables; ``tables.sites`` must carry ``iso3``.
+        Canonical tables from :func:`trialmap.pipeline.locate` (sites carry ``iso3``).
     definition
         The definition the variants start from.
     rule
         Counting rule (default: trials per country).
-    names
-        iso3 -> display name.
-    removed
-        :func:`trialmap.aggregate.removed_country_rows`, for a rule that counts them.
 
     Returns
     -------
@@ -78,25 +73,23 @@ def sensitivity(
     """
     rule = rule or aggregate.CountingRule()
     col = rule.column
-    per_variant, rows = {}, []
+    per_variant, rows, names = {}, [], {}
     evidence: dict[bool, pd.DataFrame] = {}  # the intervention rule only depends on one switch
     for name, (defn, match, desc) in variants(definition).items():
         key = bool(defn.switches.get("derived_products", False))
         if key not in evidence:
             evidence[key] = studyset.intervention_evidence(tables, defn)
-        log, _ = studyset.select(tables, defn, match=match, evidence=evidence[key])
-        ids = log.loc[log["included"], "nct_id"]
-        cc = aggregate.country_counts(tables.sites, ids, names, rule, removed)
+        log, _, _ = pipeline.select(tables, defn, match=match, evidence=evidence[key])
+        cc = pipeline.count(tables, log, rule).country_counts
         per_variant[name] = cc.set_index("iso3")[col]
-        rows.append((name, desc, len(ids), len(cc)))
-        if names is None:
-            names = dict(zip(cc["iso3"], cc["country"], strict=True))
+        rows.append((name, desc, int(log["included"].sum()), len(cc)))
+        names.update(zip(cc["iso3"], cc["country"], strict=True))
     wide = pd.DataFrame(per_variant).fillna(0)
     if col != "trial_share":
         wide = wide.astype("int64")
     wide = wide.sort_values(["default", *wide.columns[1:]], ascending=False)
     wide.index.name = "iso3"
-    wide.insert(0, "country", [(names or {}).get(i, i) for i in wide.index])
+    wide.insert(0, "country", [names.get(i, i) for i in wide.index])
     diff = wide.drop(columns="country").sub(wide["default"], axis=0)
     summary = pd.DataFrame(rows, columns=["variant", "description", "n_trials", "n_countries"])
     summary["n_changed"] = [int((diff[v] != 0).sum()) for v in summary["variant"]]

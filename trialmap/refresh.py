@@ -19,15 +19,14 @@ import argparse
 import logging
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trialmap import paths, pipeline
+from trialmap import cli, paths, pipeline
 from trialmap.errors import (
     ApiRefusedError,
     ApiUnavailableError,
-    DefinitionError,
     FetchError,
     TrialmapError,
 )
@@ -81,48 +80,6 @@ def summary(run: pipeline.Run, out: Path | None, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def date_arg(text: str) -> str:
-    """argparse type: a YYYY-MM-DD date, not in the future."""
-    try:
-        d = datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        msg = f"{text!r} is not a date in YYYY-MM-DD form, e.g. 2018-06-30"
-        raise argparse.ArgumentTypeError(msg) from None
-    if d > date.today():
-        msg = f"{text} is in the future (today is {date.today().isoformat()})"
-        raise argparse.ArgumentTypeError(msg)
-    return d.isoformat()
-
-
-def int_range(lo: int, hi: int | None = None):
-    """argparse type: an integer in [lo, hi]."""
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            msg = f"{text!r} is not a whole number"
-            raise argparse.ArgumentTypeError(msg) from None
-        if n < lo or (hi is not None and n > hi):
-            msg = f"{n} is out of range: give {lo}" + (f" to {hi}" if hi is not None else " or more")
-            raise argparse.ArgumentTypeError(msg)
-        return n
-
-    return parse
-
-
-def parse_switches(items: Sequence[str]) -> dict[str, bool]:
-    """``["osteoarthritis=on"]`` -> ``{"osteoarthritis": True}``."""
-    values = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
-    out = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        if value.lower() not in values:
-            msg = f"--switch {item!r}: write NAME=on or NAME=off"
-            raise DefinitionError(msg)
-        out[name.strip()] = values[value.lower()]
-    return out
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The main command's options."""
     p = argparse.ArgumentParser(
@@ -149,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also count a trial in the countries the registry lists as removed from it")
     p.add_argument("--no-location-bucket", action=argparse.BooleanOptionalAction, default=True,
                    help="report in-scope trials with no counted site as '(no location)' (default: on)")
-    p.add_argument("--as-of", type=date_arg, default=None, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", type=cli.date_arg, default=None, metavar="YYYY-MM-DD",
                    help="keep only trials first posted on or before this date (sites stay as the "
                         "snapshot records them); not after the registry data date")
     p.add_argument("--figures", default=None, metavar="all|NAME,...",
@@ -173,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fetch only studies updated since the newest snapshot of the same query")
     p.add_argument("--require-fresh", action="store_true",
                    help="fail (exit 1) instead of falling back to a local snapshot when fetching fails")
-    p.add_argument("--max-studies", type=int_range(1), default=None,
+    p.add_argument("--max-studies", type=cli.int_range(1), default=None,
                    help="refuse a query matching more studies than this (default: the query file's)")
-    p.add_argument("--page-size", type=int_range(1, 1000), default=None,
+    p.add_argument("--page-size", type=cli.int_range(1, 1000), default=None,
                    help="studies per page, 1-1000 (default: the query file's, 1000, the API's maximum)")
     p.add_argument("--min-interval", type=float, default=1.0,
                    help="seconds between two requests (default 1.0: about one request per second)")
@@ -282,7 +239,7 @@ def _main(args: argparse.Namespace, argv: list[str], t0: float, sigint: Any) -> 
         if args.figures is not None:
             suite.figure_names(args.figures)  # a typo fails now, not after the work
         data_dir = paths.data_dir(args.data_dir)
-        definition = pipeline.load_definition(args.definition, parse_switches(args.switch))
+        definition = pipeline.load_definition(args.definition, cli.parse_switches(args.switch))
         rule = aggregate.CountingRule(
             args.counting_rule, withdrawn_sites=not args.drop_withdrawn_sites,
             removed_countries=args.count_removed_countries, no_location=args.no_location_bucket,

@@ -237,19 +237,23 @@ def test_sitemap_draws_one_dot_per_place_sized_by_trials(result):
     import matplotlib.pyplot as plt
 
     from trialmap.figures import site_points, sitemap
-    from trialmap.refresh import sitemap_source_line
+    from trialmap.figures.suite import DEFAULT_FIGURES, SuiteContext
+    from trialmap.provenance import source_line
 
     sites = result.tables.sites[result.tables.sites["nct_id"].isin(set(result.included))]
     pts = site_points(sites)
     assert pts["n_trials"].is_monotonic_decreasing and pts["n_trials"].iloc[0] > 1
     world = boundaries.load_world()
-    ax = sitemap(pts, world, result.country_counts, source_line=sitemap_source_line(result))
+    ax = sitemap(pts, world, result.country_counts, source_line=source_line(result))
     dots = next(c for c in ax.collections if c.get_gid() == "sites")
     assert len(dots.get_offsets()) == len(pts)
     sizes = dots.get_sizes()
     assert sizes.max() > sizes.min()  # bigger dot, more trials
-    src = next(t for t in ax.texts if t.get_gid() == "source-line").get_text()
-    assert "GeoNames" in src and "CC BY 4.0" in src and "Natural Earth" in src
+    src = next(t for t in ax.figure.texts if t.get_gid() == "source-line").get_text()
+    assert result.snapshot.id in src
+    # the coordinate and boundary credits are in the caption (provenance off the image)
+    caption = next(f for f in DEFAULT_FIGURES if f.name == "sitemap").caption(SuiteContext(result))
+    assert "GeoNames" in caption and "CC BY 4.0" in caption and "Natural Earth" in caption
     world_width = np.diff(ax.get_xlim())[0]
     plt.close(ax.figure)
     ax = sitemap(pts, world, result.country_counts, region="Europe")

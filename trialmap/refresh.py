@@ -190,89 +190,6 @@ def source_line(result: Result, *, boundaries: bool = True) -> str:
     return line + (f" Boundaries: {NE_CREDIT}." if boundaries else "")
 
 
-def sitemap_source_line(result: Result) -> str:
-    used = set(result.tables.sites["geo_source"].dropna())
-    places = [CTGOV_CREDIT + " coordinates" if "registry" in used else None,
-              GEONAMES_CREDIT if "gazetteer" in used else None,
-              "user overrides" if "override" in used else None]
-    return (
-        f"Data: {CTGOV_CREDIT}, registry data date {result.data_date}, snapshot "
-        f"{result.snapshot.id}. Study set: {result.definition.label}. Site coordinates: "
-        f"{', '.join(p for p in places if p) or 'none'}. Boundaries: {NE_CREDIT}."
-    )
-
-
-def draw_sitemap(result: Result, region: str | None = None, width: str = "double"):  # -> Axes
-    """The site map for a run: included trials' sites as dots over the choropleth."""
-    from trialmap.figures import site_points, sitemap
-
-    sites = result.tables.sites[isin(result.tables.sites["nct_id"], result.included)]
-    n_country = int((sites["geo_precision"] == "country").sum())
-    zoom = f", {region}" if region else ""
-    return sitemap(
-        site_points(sites), boundaries.load_world(), result.country_counts, region=region,
-        n_country_only=n_country, source_line=sitemap_source_line(result),
-        title=(
-            f"Sites of MSC trials in inflammatory and autoimmune disease{zoom} "
-            f"(n = {len(result.included)} trials; ClinicalTrials.gov, {result.data_date})"
-        ),
-    )
-
-
-def draw_figure1(result: Result, width: str = "double"):  # -> Axes
-    """Figure 1 for a run, as the figure suite draws it (counting rule, as-of and
-    fallback stated in the source line; no title: journals put it in the legend)."""
-    from trialmap.figures import suite
-
-    ctx = suite.SuiteContext(result, {"source_line": source_line(result, boundaries=False)})
-    return suite.FIGURES["figure1"].draw(ctx, width)
-
-
-def draw_flow(result: Result):  # -> Axes
-    """The PRISMA-style flow diagram of a run."""
-    from trialmap.figures.flow import flow_diagram
-
-    return flow_diagram(
-        result.flow, result.inclusion_log, source_line=source_line(result, boundaries=False),
-        title=f"Study flow ({result.definition.label}; ClinicalTrials.gov, {result.data_date})",
-    )
-
-
-def register_run_figures() -> None:
-    """Add the run's own figures to the figure suite: the site maps and the flow diagram.
-
-    Idempotent; called before figures are chosen or written (not at import time).
-    """
-    from trialmap.figures import suite
-
-    def spec(name, title, draw, data, caption, widths=suite.WIDTHS):
-        return suite.register(suite.FigureSpec(
-            name, title, draw=lambda ctx, w: draw(ctx.result, w), data=lambda ctx: data(ctx.result),
-            caption=lambda ctx: caption(ctx.result), widths=widths,
-        ))
-
-    for region, name in ((None, "sitemap"), ("Europe", "sitemap-europe"), ("East Asia", "sitemap-east-asia")):
-        spec(
-            name, f"Trial sites{': ' + region if region else ''}",
-            lambda r, w, region=region: draw_sitemap(r, region, w),
-            lambda r: r.tables.sites[isin(r.tables.sites["nct_id"], r.included)][
-                ["nct_id", "city", "state", "country", "lat", "lon", "geo_source", "geo_precision"]],
-            lambda r, region=region: (
-                f"Sites of the {len(r.included)} included trials{' in ' + region if region else ''}; "
-                f"dot area proportional to trials per place. {sitemap_source_line(r)}"
-            ),
-            widths=("double",),
-        )
-    spec(
-        "flow", "Study flow: records read to trials mapped (PRISMA-style)",
-        lambda r, w: draw_flow(r), lambda r: r.flow,
-        lambda r: f"Study selection ({r.definition.label}). {source_line(r, boundaries=False)}",
-        widths=("double",),
-    )
-
-
-
-
 DEFAULT_FIGURES = ("figure1",)
 
 
@@ -362,18 +279,7 @@ def figure_names(figures: Sequence[str] | str) -> list[str]:
     """
     from trialmap.figures import suite
 
-    register_run_figures()
-    names = [n.strip() for n in (figures.split(",") if isinstance(figures, str) else figures) if n.strip()]
-    if not names:
-        msg = f"--figures names no figure: give all or some of {', '.join(suite.FIGURES)}"
-        raise OutputError(msg)
-    if "all" in names:
-        return list(suite.FIGURES)
-    unknown = [n for n in names if n not in suite.FIGURES]
-    if unknown:
-        msg = f"unknown figure {unknown[0]!r}: choose from all, {', '.join(suite.FIGURES)}"
-        raise OutputError(msg)
-    return [n for n in suite.FIGURES if n in names]
+    return suite.figure_names(figures)
 
 
 def swap_into_place(tmp: Path, final: Path) -> None:

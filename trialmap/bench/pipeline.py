@@ -132,7 +132,8 @@ def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> d
     from trialmap import aggregate, boundaries, countries, gazetteer, geocode, studyset
     from trialmap.bench import scale
     from trialmap.figures.export import export_figure, journal_rc
-    from trialmap.refresh import Result, _provenance, draw_figure1
+    from trialmap.figures.suite import draw as draw_suite_figure
+    from trialmap.refresh import Result, _provenance
     from trialmap.snapshot import _remove_tree, open_snapshot
     from trialmap.sources import read_snapshot
 
@@ -198,7 +199,7 @@ def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> d
         def figure_stage():
             with tempfile.TemporaryDirectory() as tmp:
                 with matplotlib.rc_context(journal_rc("double")):
-                    ax = draw_figure1(result)
+                    ax = draw_suite_figure(result, "figure1")
                 try:
                     export_figure(ax.figure, Path(tmp) / "figure1", _provenance(result, []),
                                   formats=("pdf", "png"), dpis=(300,))

@@ -64,9 +64,19 @@ def categories_by_country_plot(
     countries = list(dict.fromkeys(table["iso3"]))[: (top or (6 if small else len(set(table["iso3"]))))]
     cats = list(dict.fromkeys(table["category"]))
     labels = table.drop_duplicates("category").set_index("category")["label"]
-    grid = table[table["iso3"].isin(countries)].pivot(index="category", columns="iso3", values="n_trials")
+    grid = table[table["iso3"].isin(countries)].pivot_table(
+        index="category", columns="iso3", values="n_trials", aggfunc="sum")
     grid = grid.reindex(index=cats, columns=countries).fillna(0).astype(int)
-    h = 18 + 4.6 * len(cats) + (10 if small else 8)
+    import textwrap
+
+    wrap = 34 if small else 48
+    row_text = {
+        c: textwrap.fill(f"{labels.get(c, c)}" + (f" ({totals[c]})" if totals and c in totals else ""), wrap)
+        for c in cats
+    }
+    max_lines = max(t.count("\n") + 1 for t in row_text.values())
+    head = 8.0 if small else 24.0
+    h = 12 + head + len(cats) * max(4.6, 2.75 * max_lines + 1.0)
     fig, ax = plt.subplots(figsize=(w * MM, h * MM), layout="constrained")
     fig.set_facecolor("white")
     vals = grid.to_numpy()
@@ -80,14 +90,22 @@ def categories_by_country_plot(
         for j, iso in enumerate(countries):
             v = int(vals[i, j])
             fill = cmap(norm(v))
-            ax.text(j, i, f"{v}", ha="center", va="center", fontsize=sz["small"],
-                    color=style.text_color_on(fill) if v else style.MUTED, gid=f"cell-{c}-{iso}")
-    row_labels = [f"{labels.get(c, c)} ({totals[c]})" if totals and c in totals else str(labels.get(c, c))
-                  for c in cats]
-    ax.set_yticks(range(len(cats)), row_labels, fontsize=sz["small"])
-    col = [(names or {}).get(i, i) for i in countries]
-    ax.set_xticks(range(len(countries)), col, fontsize=sz["small"], rotation=35 if not small else 50,
-                  ha="left", rotation_mode="anchor")
+            ax.text(
+                j,
+                i,
+                f"{v}",
+                ha="center",
+                va="center",
+                fontsize=sz["small"],
+                color=style.text_color_on(fill) if v else style.MUTED,
+                gid=f"cell-{c}-{iso}",
+            )
+    ax.set_yticks(range(len(cats)), [row_text[c] for c in cats], fontsize=sz["small"])
+    if small:  # codes across (names in the caption)
+        ax.set_xticks(range(len(countries)), countries, fontsize=sz["small"])
+    else:
+        col = [(names or {}).get(i, i) for i in countries]
+        ax.set_xticks(range(len(countries)), col, fontsize=sz["small"], rotation=90, ha="center")
     ax.xaxis.tick_top()
     ax.tick_params(length=0, pad=2)
     for s in ax.spines.values():
@@ -96,8 +114,10 @@ def categories_by_country_plot(
     ax.set_yticks(np.arange(-0.5, len(cats)), minor=True)
     ax.grid(which="minor", color="white", lw=1.0)
     ax.tick_params(which="minor", length=0)
-    ax.set_xlabel("Trials with a site in the country; a trial in two categories counts in both",
-                  fontsize=sz["small"])
+    ax.set_xlabel(
+        "Trials with a site in the country" + ("" if small else "; a trial in two categories counts in both"),
+        fontsize=sz["small"],
+    )
     if source_line:
         add_source_line(fig, source_line, fontsize=sz["source"])
     return ax

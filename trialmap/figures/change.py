@@ -28,7 +28,6 @@ from trialmap.figures.worldmap import (
     anchors,
     frame_map,
     label_map,
-    legend_panel,
     plot_geo,
     world_extent,
     world_figure,
@@ -61,8 +60,9 @@ def change_colors(change: pd.Series, classes: Classes | None = None) -> list:
     from matplotlib.colors import to_rgba
 
     v = pd.to_numeric(change, errors="coerce").fillna(0)
-    classes = classes or Classes.from_values(v[v > 0], "gain", cmap=style.GAIN_CMAP,
-                                             value_range=style.GAIN_RANGE)
+    classes = classes or Classes.from_values(
+        v[v > 0], "gain", cmap=style.GAIN_CMAP, value_range=style.GAIN_RANGE
+    )
     fills = classes.colors_for(v.clip(lower=0))
     return [to_rgba(LOSS_COLOR) if x < 0 else f for x, f in zip(v, fills, strict=True)]
 
@@ -116,12 +116,15 @@ def change_map(
     change = geo["iso3"].map(ch["change"]).fillna(0).astype(int)
     before = geo["iso3"].map(ch["n_before"]).fillna(0).astype(int)
     gains = ch["change"].clip(lower=0).astype(float)
-    classes = Classes.from_values(gains[gains > 0], f"Trials first posted {before_label} to {after_label}",
-                                  cmap=style.GAIN_CMAP, value_range=style.GAIN_RANGE)
+    classes = Classes.from_values(
+        gains[gains > 0],
+        f"Trials first posted {before_label} to {after_label}",
+        cmap=style.GAIN_CMAP,
+        value_range=style.GAIN_RANGE,
+    )
     fig, (mx,), lx = world_figure(w, legend_mm=15.0 if w >= 120 else 22.0)
     mx.set_gid("world")
-    plot_geo(geo, mx, color=change_colors(change, classes), edgecolor=style.BORDER,
-             linewidth=style.BORDER_LW)
+    plot_geo(geo, mx, color=change_colors(change, classes), edgecolor=style.BORDER, linewidth=style.BORDER_LW)
     coll = mx.collections[-1]
     coll.set_gid("countries")
     coll.trialmap_data = (change != 0).to_numpy()
@@ -136,9 +139,16 @@ def change_map(
     tiny = geo[geo["tiny"] & (change != 0)].drop_duplicates("iso3") if "tiny" in geo else geo.iloc[:0]
     if not tiny.empty:
         pts = anchors(geo).loc[tiny["iso3"]]
-        mx.scatter(pts["x"], pts["y"], s=sz["marker"], c=change_colors(geo.loc[tiny.index, "iso3"].map(ch["change"]),
-                                                                  classes),
-                   edgecolors="#222222", linewidths=0.5, zorder=5, gid="tiny-countries")
+        mx.scatter(
+            pts["x"],
+            pts["y"],
+            s=sz["marker"],
+            c=change_colors(geo.loc[tiny.index, "iso3"].map(ch["change"]), classes),
+            edgecolors="#222222",
+            linewidths=0.5,
+            zorder=5,
+            gid="tiny-countries",
+        )
     frame_map(mx, world_extent(geo))
     threshold = label_threshold(ch["change"], max_labels)
     gainers = ch[ch["change"] >= threshold].sort_values("change", ascending=False)
@@ -155,21 +165,49 @@ def change_map(
         c = int(ch.at[iso, "change"])
         fill = change_colors(pd.Series([c]), classes)[0]
         kind = "gain" if c > 0 else "loss"
-        placer.place(iso, f"{iso} {c:+d}".replace("-", "−"), tuple(anchor.loc[iso, ["x", "y"]]), size=sz["label"],
-                     inside=not bool(row.get("tiny", False)), color_inside=style.text_color_on(fill),
-                     gid=f"{kind}-{iso}")
+        placer.place(
+            iso,
+            f"{iso} {c:+d}".replace("-", "−"),
+            tuple(anchor.loc[iso, ["x", "y"]]),
+            size=sz["label"],
+            inside=not bool(row.get("tiny", False)),
+            color_inside=style.text_color_on(fill),
+            gid=f"{kind}-{iso}",
+        )
     handles = [Patch(fc=style.LAND, ec=style.BORDER, lw=style.BORDER_LW, label="no trials")]
-    handles.append(Patch(fc=style.LAND, ec="#6f6f6f", lw=style.BORDER_LW, hatch=UNCHANGED_HATCH,
-                         label="had trials, none new"))
-    handles += [Patch(fc=c, ec=style.BORDER, lw=style.BORDER_LW, label=f"+{lab}")
-                for c, lab in zip(classes.colors, classes.labels, strict=True)]
+    handles.append(
+        Patch(
+            fc=style.LAND,
+            ec="#6f6f6f",
+            lw=style.BORDER_LW,
+            hatch=UNCHANGED_HATCH,
+            label="had trials, none new",
+        )
+    )
+    handles += [
+        Patch(fc=c, ec=style.BORDER, lw=style.BORDER_LW, label=f"+{lab}")
+        for c, lab in zip(classes.colors, classes.labels, strict=True)
+    ]
     if (ch["change"] < 0).any():
-        handles.append(Patch(fc=LOSS_COLOR, ec="#444444", lw=style.BORDER_LW, hatch=LOSS_HATCH,
-                             label="fewer trials"))
+        handles.append(
+            Patch(fc=LOSS_COLOR, ec="#444444", lw=style.BORDER_LW, hatch=LOSS_HATCH, label="fewer trials")
+        )
     title = classes.title + (f"; labelled: +{threshold} or more" if threshold > 1 else "; all labelled")
-    lx.legend(handles=handles, title=title, fontsize=sz["small"], title_fontsize=sz["small"], frameon=False,
-              loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles) if w >= 120 else 4,
-              handlelength=1.3, handleheight=0.9, columnspacing=0.8, handletextpad=0.4, borderaxespad=0.0)
+    lx.legend(
+        handles=handles,
+        title=title,
+        fontsize=sz["small"],
+        title_fontsize=sz["small"],
+        frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=len(handles) if w >= 120 else 4,
+        handlelength=1.3,
+        handleheight=0.9,
+        columnspacing=0.8,
+        handletextpad=0.4,
+        borderaxespad=0.0,
+    )
     if source_line:
         add_source_line(fig, source_line, fontsize=sz["source"], layout=False)
     return mx

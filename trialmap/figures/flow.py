@@ -59,7 +59,8 @@ REASON_WORDS: tuple[tuple[str, str], ...] = (
 
 
 def plain_reason(reason: str) -> str:
-    """A log reason in plain words (``"study type EXPANDED_ACCESS"`` -> ``"Expanded access, not a trial"``)."""
+    """A reason in plain words (``"study type EXPANDED_ACCESS"`` -> ``"Expanded access, not a "
+    "trial"``)."""
     head = str(reason).split(":")[0].strip()
     for pattern, words in REASON_WORDS:
         m = re.search(pattern, head, flags=re.IGNORECASE)
@@ -171,8 +172,14 @@ def flow_diagram(
         if row.n_excluded:
             lines = [f"Excluded: n = {row.n_excluded:,}"]
             for reason, k in reasons.get(row.step, []):
-                lines.append(textwrap.fill(f"{reason}: {k:,}", chars(side_w, fs_side) - 2,
-                                           initial_indent="• ", subsequent_indent="   "))
+                lines.append(
+                    textwrap.fill(
+                        f"{reason}: {k:,}",
+                        chars(side_w, fs_side) - 2,
+                        initial_indent="• ",
+                        subsequent_indent="   ",
+                    )
+                )
             tw2, th2, art2 = measure("\n".join(lines), fs_side)
             items[-1] = (*items[-1], (art2, th2 + 2 * pad, tw2))
     # vertical layout, top to bottom (y grows downwards, in mm)
@@ -188,7 +195,8 @@ def flow_diagram(
                 sh = side[1]
                 gap = max(gap_min, sh + 3.0)
                 sy0 = y + (gap - sh) / 2
-                boxes[f"flow-excluded-{row.step}"] = (x_side0, sy0, x_side0 + side_w, sy0 + sh)
+                sw = min(side_w, side[2] + 2 * pad)
+                boxes[f"flow-excluded-{row.step}"] = (x_side0, sy0, x_side0 + sw, sy0 + sh)
                 if small:
                     # the side column sits under the main column's right part: make the gap hold it
                     pass
@@ -196,7 +204,12 @@ def flow_diagram(
             else:
                 y += gap_min
         elif side is not None:  # exclusions at the first step: beside the first box
-            boxes[f"flow-excluded-{row.step}"] = (x_side0, y, x_side0 + side_w, y + side[1])
+            boxes[f"flow-excluded-{row.step}"] = (
+                x_side0,
+                y,
+                x_side0 + min(side_w, side[2] + 2 * pad),
+                y + side[1],
+            )
         boxes[f"flow-{row.step}"] = (x_main0, y, x_main0 + bw, y + bh)
         placed.append((row, art, side))
         y += bh
@@ -207,8 +220,14 @@ def flow_diagram(
     ax.set_ylim(total_h, 0)
     box_style = {"boxstyle": "square,pad=0", "fc": "white", "ec": "#333333", "lw": 0.6}
     side_style = {"boxstyle": "square,pad=0", "fc": "#f2f2f2", "ec": "#777777", "lw": 0.5}
-    arrow_kw = {"arrowstyle": "-|>", "mutation_scale": 6, "color": "#333333", "lw": 0.6, "shrinkA": 0,
-                "shrinkB": 0}
+    arrow_kw = {
+        "arrowstyle": "-|>",
+        "mutation_scale": 6,
+        "color": "#333333",
+        "lw": 0.6,
+        "shrinkA": 0,
+        "shrinkB": 0,
+    }
     prev = None
     x_arrow = x_main0 + main_w / 2
     for row, art, side in placed:
@@ -222,8 +241,11 @@ def flow_diagram(
         art.set_zorder(3)
         if prev is not None:
             top_prev = boxes[f"flow-{prev}"][3]
-            ax.add_patch(FancyArrowPatch((x_arrow, top_prev), (x_arrow, by0), **arrow_kw, zorder=1,
-                                         gid=f"arrow-{row.step}"))
+            ax.add_patch(
+                FancyArrowPatch(
+                    (x_arrow, top_prev), (x_arrow, by0), **arrow_kw, zorder=1, gid=f"arrow-{row.step}"
+                )
+            )
         if side is not None:
             art2 = side[0]
             sx0, sy0, sx1, sy1 = boxes[f"flow-excluded-{row.step}"]
@@ -234,8 +256,11 @@ def flow_diagram(
             art2.set_zorder(3)
             ym = (sy0 + sy1) / 2
             start_x = x_arrow if prev is not None else bx1
-            ax.add_patch(FancyArrowPatch((start_x, ym), (sx0, ym), **arrow_kw, zorder=1,
-                                         gid=f"arrow-excluded-{row.step}"))
+            ax.add_patch(
+                FancyArrowPatch(
+                    (start_x, ym), (sx0, ym), **arrow_kw, zorder=1, gid=f"arrow-excluded-{row.step}"
+                )
+            )
         prev = row.step
     ax.trialmap_boxes = boxes
     if source_line:

@@ -61,8 +61,7 @@ def display_geometries(ax: Axes, geoms: Sequence) -> list:
     import shapely
 
     m = ax.transData.get_matrix()  # affine for a map axes: scale and shift
-    return list(shapely.transform(np.asarray(geoms, dtype=object),
-                                  lambda xy: xy @ m[:2, :2].T + m[:2, 2]))
+    return list(shapely.transform(np.asarray(geoms, dtype=object), lambda xy: xy @ m[:2, :2].T + m[:2, 2]))
 
 
 @dataclass
@@ -104,8 +103,11 @@ class LabelPlacer:
             parts.setdefault(self.keys[i], []).append(g)
         # A third of a pixel is far below what a label's placement can tell apart.
         self.shapes: dict[str, Any] = {
-            k: shapely.make_valid(shapely.simplify(gs[0] if len(gs) == 1 else shapely.union_all(gs), 0.35,
-                                                 preserve_topology=False))
+            k: shapely.make_valid(
+                shapely.simplify(
+                    gs[0] if len(gs) == 1 else shapely.union_all(gs), 0.35, preserve_topology=False
+                )
+            )
             for k, gs in parts.items()
         }
         for g in self.shapes.values():
@@ -190,18 +192,34 @@ class LabelPlacer:
         if inside and shape is not None and not shape.is_empty:
             tol = 0.3 * self.px_per_pt
             # the anchor first, then nearby spots that still lie inside the country
-            shifts = sorted(((fx * 0.15 * w, fy * 0.35 * h) for fx in range(-4, 5) for fy in range(-3, 4)),
-                            key=lambda d: d[0] ** 2 + (2 * d[1]) ** 2)
+            shifts = sorted(
+                ((fx * 0.15 * w, fy * 0.35 * h) for fx in range(-4, 5) for fy in range(-3, 4)),
+                key=lambda d: d[0] ** 2 + (2 * d[1]) ** 2,
+            )
             for dx, dy in shifts:
                 cx, cy = ax_px[0] + dx, ax_px[1] + dy
                 box = shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
                 inner = shapely.box(cx - w / 2 + tol, cy - h / 2 + tol, cx + w / 2 - tol, cy + h / 2 - tol)
-                if shape.contains(inner) and self._free(box) and not self._small_countries(box, key) \
-                        and not any(box.intersects(ln) for ln in self.leaders):
+                if (
+                    shape.contains(inner)
+                    and self._free(box)
+                    and not self._small_countries(box, key)
+                    and not any(box.intersects(ln) for ln in self.leaders)
+                ):
                     xy = self.ax.transData.inverted().transform((cx, cy))
-                    art = self.ax.annotate(text, anchor, xytext=xy, fontsize=size, ha="center", va="center",
-                                           color=color_inside, zorder=7, gid=gid, annotation_clip=False,
-                                           **text_kw)
+                    art = self.ax.annotate(
+                        text,
+                        anchor,
+                        xytext=xy,
+                        fontsize=size,
+                        ha="center",
+                        va="center",
+                        color=color_inside,
+                        zorder=7,
+                        gid=gid,
+                        annotation_clip=False,
+                        **text_kw,
+                    )
                     self.occupied.append(box)
                     self.placed.append((key, art, False))
                     return art
@@ -239,10 +257,23 @@ class LabelPlacer:
         _, bx, by, box, leader = best
         xy_text = self.ax.transData.inverted().transform((bx, by))
         art = self.ax.annotate(
-            text, anchor, xytext=xy_text, fontsize=size, ha="center", va="center", zorder=7, gid=gid,
+            text,
+            anchor,
+            xytext=xy_text,
+            fontsize=size,
+            ha="center",
+            va="center",
+            zorder=7,
+            gid=gid,
             annotation_clip=False,
-            arrowprops={"arrowstyle": "-", "color": "#444444", "lw": 0.4, "shrinkA": 0.5, "shrinkB": 0.5,
-                        "relpos": (0.5, 0.5)},
+            arrowprops={
+                "arrowstyle": "-",
+                "color": "#444444",
+                "lw": 0.4,
+                "shrinkA": 0.5,
+                "shrinkB": 0.5,
+                "relpos": (0.5, 0.5),
+            },
             **text_kw,
         )
         self.occupied.append(box)
@@ -263,8 +294,15 @@ def visible_texts(fig: Figure) -> list:
     for ax in fig.axes:
         if not ax.axison:
             for axis in (ax.xaxis, ax.yaxis):
-                hidden.update(id(t) for t in (axis.label, axis.offsetText, *axis.get_ticklabels(),
-                                              *axis.get_ticklabels(minor=True)))
+                hidden.update(
+                    id(t)
+                    for t in (
+                        axis.label,
+                        axis.offsetText,
+                        *axis.get_ticklabels(),
+                        *axis.get_ticklabels(minor=True),
+                    )
+                )
         else:
             for axis in (ax.xaxis, ax.yaxis):
                 # tick labels outside the view limits are not drawn
@@ -298,7 +336,7 @@ def text_overlaps(fig: Figure, tolerance: float = TOLERANCE_PX) -> list[tuple[st
     items = [(t, text_bbox(t, fig)) for t in visible_texts(fig)]
     pairs = []
     for i, (a, ba) in enumerate(items):
-        for b, bb in items[i + 1:]:
+        for b, bb in items[i + 1 :]:
             dx = min(ba.x1, bb.x1) - max(ba.x0, bb.x0)
             dy = min(ba.y1, bb.y1) - max(ba.y0, bb.y0)
             if dx > tolerance and dy > tolerance:
@@ -313,8 +351,12 @@ def texts_off_page(fig: Figure, tolerance: float = TOLERANCE_PX) -> list[str]:
     del r
     for t in visible_texts(fig):
         b = text_bbox(t, fig)
-        if b.x0 < fb.x0 - tolerance or b.y0 < fb.y0 - tolerance or b.x1 > fb.x1 + tolerance or \
-                b.y1 > fb.y1 + tolerance:
+        if (
+            b.x0 < fb.x0 - tolerance
+            or b.y0 < fb.y0 - tolerance
+            or b.x1 > fb.x1 + tolerance
+            or b.y1 > fb.y1 + tolerance
+        ):
             out.append(t.get_text())
     return out
 
@@ -361,8 +403,9 @@ def legends_over_data(fig: Figure) -> list[str]:
             for p in polys:
                 hit = p.intersection(axbox)
                 if hit.intersects(box) and hit.intersection(box).area > 1.0:
-                    out.append(str(getattr(leg, "get_title", lambda: None)() and leg.get_title().get_text()
-                                   or leg))
+                    out.append(
+                        str((getattr(leg, "get_title", lambda: None)() and leg.get_title().get_text()) or leg)
+                    )
                     break
     return out
 
@@ -371,7 +414,7 @@ def labels_covering_small_countries(fig: Figure) -> list[str]:
     """Map labels (gid ``label-*``) that hide a country with data too small to hold them."""
     import shapely
 
-    r = renderer(fig)
+    renderer(fig)
     out = []
     for ax in fig.axes:
         placer_shapes = getattr(ax, "trialmap_shapes", None)

@@ -74,9 +74,12 @@ class PdfReport:
 def _mul(a: Sequence[float], b: Sequence[float]) -> list[float]:
     """PDF matrix product a x b (both [a b c d e f])."""
     return [
-        a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3],
-        a[2] * b[0] + a[3] * b[2], a[2] * b[1] + a[3] * b[3],
-        a[4] * b[0] + a[5] * b[2] + b[4], a[4] * b[1] + a[5] * b[3] + b[5],
+        a[0] * b[0] + a[1] * b[2],
+        a[0] * b[1] + a[1] * b[3],
+        a[2] * b[0] + a[3] * b[2],
+        a[2] * b[1] + a[3] * b[3],
+        a[4] * b[0] + a[5] * b[2] + b[4],
+        a[4] * b[1] + a[5] * b[3] + b[5],
     ]
 
 
@@ -153,7 +156,7 @@ class _Font:
 
     def codes(self, raw: bytes) -> list[int]:
         if self.two_byte:
-            return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw) - 1, 2)]
+            return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw) - 1, 2)]
         return list(raw)
 
     def text(self, codes: Iterable[int]) -> str:
@@ -206,8 +209,12 @@ def page_texts(page, reader) -> list[TextBox]:
             x += sum(font.widths.get(c, font.default) for c in codes) / 1000 * size
         text = font.text(codes_all)
         m = _mul(tm, ctm)
-        corners = [(0.0, font.descent * size), (x, font.descent * size), (0.0, font.ascent * size),
-                   (x, font.ascent * size)]
+        corners = [
+            (0.0, font.descent * size),
+            (x, font.descent * size),
+            (0.0, font.ascent * size),
+            (x, font.ascent * size),
+        ]
         pts = [(cx * m[0] + cy * m[2] + m[4], cx * m[1] + cy * m[3] + m[5]) for cx, cy in corners]
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         scale = math.sqrt(abs(m[0] * m[3] - m[1] * m[2]))
@@ -266,13 +273,15 @@ def _merge_runs(texts: list[TextBox]) -> list[TextBox]:
     return merged
 
 
-def overlapping(texts: Sequence[TextBox], tolerance: float = OVERLAP_TOLERANCE_PT) -> list[tuple[TextBox, TextBox]]:
+def overlapping(
+    texts: Sequence[TextBox], tolerance: float = OVERLAP_TOLERANCE_PT
+) -> list[tuple[TextBox, TextBox]]:
     """Pairs of text boxes that overlap by more than ``tolerance`` pt both ways."""
     pairs = []
     order = sorted(range(len(texts)), key=lambda i: texts[i].box[0])
     for a_pos, i in enumerate(order):
         a = texts[i]
-        for j in order[a_pos + 1:]:
+        for j in order[a_pos + 1 :]:
             b = texts[j]
             if b.box[0] > a.box[2]:
                 break
@@ -295,7 +304,9 @@ def check_pdf(path: str | Path) -> PdfReport:
     tol = 0.1
     off = [t for t in texts if t.box[0] < -tol or t.box[1] < -tol or t.box[2] > w + tol or t.box[3] > h + tol]
     report = PdfReport(path, round(w * MM_PER_PT, 1), round(h * MM_PER_PT, 1), texts, overlapping(texts), off)
-    report.fonts = {f.name for f in (_Font(r) for r in (page.get("/Resources") or {}).get("/Font", {}).values())}
+    report.fonts = {
+        f.name for f in (_Font(r) for r in (page.get("/Resources") or {}).get("/Font", {}).values())
+    }
     return report
 
 
@@ -314,6 +325,8 @@ def format_reports(reports: Sequence[PdfReport], *, details: bool = True) -> str
             for t in r.off_page:
                 lines.append(f"  {r.path.name}: off page {t.text!r} at {tuple(round(v, 1) for v in t.box)}")
     bad = sum(not r.ok for r in reports)
-    lines.append(f"{len(reports)} PDFs, {bad} with overlapping or off-page text; smallest type "
-                 f"{min((r.min_size for r in reports), default=float('nan')):.1f} pt")
+    lines.append(
+        f"{len(reports)} PDFs, {bad} with overlapping or off-page text; smallest type "
+        f"{min((r.min_size for r in reports), default=float('nan')):.1f} pt"
+    )
     return "\n".join(lines)

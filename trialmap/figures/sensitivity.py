@@ -87,9 +87,9 @@ def sensitivity_plot(
     ax.grid(axis="x", lw=0.3, color="#dddddd")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.legend(loc="outside lower center", fontsize=sz["small"], frameon=False, ncol=2 if w >= 120 else 1,
-               title="Study-set variant", title_fontsize=sz["small"], handletextpad=0.3, columnspacing=1.0,
-               labelspacing=0.25)
+    ax.legend(loc="upper left", bbox_to_anchor=(-0.02, -0.12 if w >= 120 else -0.16), fontsize=sz["small"],
+              frameon=False, ncol=2 if w >= 120 else 1, title="Study-set variant", title_fontsize=sz["small"],
+              handletextpad=0.3, columnspacing=1.0, labelspacing=0.25, alignment="left")
     if source_line:
         add_source_line(fig, source_line, fontsize=sz["source"])
     return ax

@@ -111,6 +111,7 @@ def sitemap(
     counts: pd.DataFrame | None = None,
     *,
     region: str | None = None,
+    region_label: str | None = None,
     n_trials: int | None = None,
     n_country_only: int | None = None,
     source_line: str | None = None,
@@ -133,6 +134,8 @@ def sitemap(
         ``None``/"World" or a name in :data:`REGIONS`.
     n_trials
         Trials with a site in the region (stated in the legend).
+    region_label
+        How the legend names the counted region (e.g. "Europe (UN M49)").
     n_country_only
         The region's sites placed only at country level (not drawn; stated in the legend).
     source_line
@@ -180,8 +183,8 @@ def sitemap(
         crs_used = reg.crs
         if small:
             map_w, map_h = w, 78.0
-            legend_box = (1.0, src + 0.5, w - 2.0, 23.0)
-            h = src + 24.0 + map_h
+            legend_box = (1.0, src + 0.5, w - 2.0, 19.0)
+            h = src + 20.0 + map_h
             map_box = (0.0, h - map_h, map_w, map_h)
         else:
             map_w, map_h = 128.0, 108.0
@@ -223,10 +226,11 @@ def sitemap(
     ]
     note = []
     if n_trials is not None:
-        note.append(f"n = {n_trials} trials with a site {'here' if reg is not None else 'listed'}")
+        where = f"\nin {region_label or region}" if reg is not None else ""
+        note.append(f"n = {n_trials} trials with a site{where}")
     if n_country_only:
         note.append(f"{n_country_only} site{'s' if n_country_only != 1 else ''} known only by country"
-                    " (not drawn)")
+                    "\n(not drawn)")
     dot_title = "Trials per place" + ("\n" + "\n".join(note) if note else "")
     if reg is None or small:
         leg1 = lx.legend(handles=dots, title=dot_title, loc="upper left", bbox_to_anchor=(0.0, 1.0),

@@ -104,8 +104,9 @@ class SuiteContext:
         from trialmap import aggregate
 
         t = self.run.tables
-        return aggregate.yearly_counts(t.studies, t.sites, self.run.included, date="start_date",
-                                       names=self.names)
+        return aggregate.yearly_counts(
+            t.studies, t.sites, self.run.included, date="start_date", names=self.names
+        )
 
     @cached_property
     def change_dates(self) -> tuple[str, str]:
@@ -120,8 +121,9 @@ class SuiteContext:
         from trialmap import aggregate
 
         t = self.run.tables
-        return aggregate.change_between(t.studies, t.sites, self.run.included, *self.change_dates,
-                                        self.names, self.rule, self.removed)
+        return aggregate.change_between(
+            t.studies, t.sites, self.run.included, *self.change_dates, self.names, self.rule, self.removed
+        )
 
     @cached_property
     def then(self) -> tuple[pd.Index, pd.DataFrame]:
@@ -129,8 +131,9 @@ class SuiteContext:
         from trialmap import aggregate
 
         t = self.run.tables
-        return aggregate.counts_as_of(t.studies, t.sites, self.run.included, self.then_date, self.names,
-                                      self.rule, self.removed)
+        return aggregate.counts_as_of(
+            t.studies, t.sites, self.run.included, self.then_date, self.names, self.rule, self.removed
+        )
 
     @cached_property
     def europe(self) -> dict[str, Any]:
@@ -139,9 +142,11 @@ class SuiteContext:
         rc = self.run.region_counts.set_index("region")
         col = self.rule.column
         members = countries.region_members("Europe")
-        out = {"n": float(rc.at["Europe", col]) if "Europe" in rc.index else None,
-               "members": members,
-               "n_countries": int(rc.at["Europe", "n_countries"]) if "Europe" in rc.index else None}
+        out = {
+            "n": float(rc.at["Europe", col]) if "Europe" in rc.index else None,
+            "members": members,
+            "n_countries": int(rc.at["Europe", "n_countries"]) if "Europe" in rc.index else None,
+        }
         if countries.PAPER_EUROPE in rc.index:
             out["n_paper"] = float(rc.at[countries.PAPER_EUROPE, col])
         return out
@@ -151,8 +156,13 @@ class SuiteContext:
         from trialmap import aggregate
         from trialmap.population import load_population
 
-        return aggregate.per_capita(self.run.country_counts, load_population(), column="n_trials",
-                                    per=PER_CAPITA, min_population=MIN_POPULATION)
+        return aggregate.per_capita(
+            self.run.country_counts,
+            load_population(),
+            column="n_trials",
+            per=PER_CAPITA,
+            min_population=MIN_POPULATION,
+        )
 
     @cached_property
     def category_table(self) -> pd.DataFrame:
@@ -173,8 +183,9 @@ class SuiteContext:
         """(wide counts, summary) under the definition's variants (:mod:`trialmap.sensitivity`)."""
         from trialmap import sensitivity
 
-        return sensitivity.sensitivity(self.run.tables, self.run.definition, self.rule, self.names,
-                                       self.removed)
+        return sensitivity.sensitivity(
+            self.run.tables, self.run.definition, self.rule, self.names, self.removed
+        )
 
     @cached_property
     def sites(self) -> pd.DataFrame:
@@ -239,8 +250,15 @@ def _title_sentence(ctx: SuiteContext) -> str:
 def _figure1(ctx: SuiteContext, width: str) -> Axes:
     from trialmap.figures.worldmap import figure1
 
-    return figure1(ctx.run.country_counts, ctx.world, europe=ctx.europe, source_line=ctx.source_line(),
-                   width=width, value=ctx.rule.column, unit=ctx.rule.unit)
+    return figure1(
+        ctx.run.country_counts,
+        ctx.world,
+        europe=ctx.europe,
+        source_line=ctx.source_line(),
+        width=width,
+        value=ctx.rule.column,
+        unit=ctx.rule.unit,
+    )
 
 
 def _codes(ctx: SuiteContext, iso3s: Iterable[str]) -> dict[str, str]:
@@ -265,11 +283,16 @@ def _figure1_caption(ctx: SuiteContext) -> str:
     from trialmap.figures.worldmap import caption
 
     return caption(
-        ctx.run.country_counts, n_trials=len(ctx.run.included), data_date=ctx.run.data_date,
-        title=_title_sentence(ctx), europe=ctx.europe,
+        ctx.run.country_counts,
+        n_trials=len(ctx.run.included),
+        data_date=ctx.run.data_date,
+        title=_title_sentence(ctx),
+        europe=ctx.europe,
         counting_rule=str(ctx.provenance.get("counting_rule") or ctx.rule.describe()),
-        codes=_codes(ctx, _labelled(ctx, "figure1")), classes=_figure1_classes(ctx),
-        value=ctx.rule.column, unit=ctx.rule.unit,
+        codes=_codes(ctx, _labelled(ctx, "figure1")),
+        classes=_figure1_classes(ctx),
+        value=ctx.rule.column,
+        unit=ctx.rule.unit,
     ) + _record(ctx)
 
 
@@ -281,22 +304,35 @@ def _record(ctx: SuiteContext) -> str:
 
     d = ctx.run.definition
     switches = ", ".join(f"{k} {'on' if v else 'off'}" for k, v in (d.switches or {}).items())
-    text = (f" Study set: {d.label}" + (f" (judgement calls: {switches})" if switches else "")
-            + f". Counting: {ctx.rule.describe()}. {ctx.source_line()}. trialmap {trialmap.__version__}, "
-            f"matplotlib {matplotlib.__version__}.")
+    text = (
+        f" Study set: {d.label}"
+        + (f" (judgement calls: {switches})" if switches else "")
+        + f". Counting: {ctx.rule.describe()}. {ctx.source_line()}. trialmap {trialmap.__version__}, "
+        f"matplotlib {matplotlib.__version__}."
+    )
     as_of = getattr(ctx.run, "as_of", None)
     if as_of:
-        text += (f" As of {as_of}: only trials first posted on or before that date; their sites and "
-                 f"conditions as the {ctx.run.data_date} snapshot records them.")
+        text += (
+            f" As of {as_of}: only trials first posted on or before that date; their sites and "
+            f"conditions as the {ctx.run.data_date} snapshot records them."
+        )
     return text
 
 
 def _then_now(ctx: SuiteContext, width: str) -> Axes:
     from trialmap.figures.worldmap import then_now
 
-    return then_now(ctx.then[1], ctx.run.country_counts, ctx.world,
-                    before_label=f"As of {ctx.then_date}", after_label=f"Registry data date {ctx.run.data_date}",
-                    source_line=ctx.source_line(), width=width, value=ctx.rule.column, unit=ctx.rule.unit)
+    return then_now(
+        ctx.then[1],
+        ctx.run.country_counts,
+        ctx.world,
+        before_label=f"As of {ctx.then_date}",
+        after_label=f"Registry data date {ctx.run.data_date}",
+        source_line=ctx.source_line(),
+        width=width,
+        value=ctx.rule.column,
+        unit=ctx.rule.unit,
+    )
 
 
 def _then_now_data(ctx: SuiteContext) -> pd.DataFrame:
@@ -315,14 +351,19 @@ def _then_now_caption(ctx: SuiteContext) -> str:
     n_now = int((ctx.run.country_counts[col] > 0).sum())
     return (
         f"{_title_sentence(ctx)}, then and now: {ctx.rule.unit} per country (a) as of {ctx.then_date}, the "
-        f"publication date of Wang, Yuan & Xie (2018), {len(ids)} trials in {n_then} countries, and (b) at the "
+        f"publication date of Wang, Yuan & Xie (2018), {len(ids)} trials in {n_then} countries, and (b) at "
+        f"the "
         f"registry data date {ctx.run.data_date}, {len(ctx.run.included)} trials in {n_now} countries; both "
         "panels use the same classes, derived from both. Panel a is an as-of replay of the same snapshot: it "
-        f"keeps the trials first posted on or before {ctx.then_date}, with their sites, conditions and status "
-        f"as the {ctx.run.data_date} snapshot records them, not as the registry showed them then (sites added "
+        f"keeps the trials first posted on or before {ctx.then_date}, with their sites, conditions and "
+        f"status "
+        f"as the {ctx.run.data_date} snapshot records them, not as the registry showed them then (sites "
+        f"added "
         "later count from the start, records deleted since are missing). Codes: "
         + "; ".join(f"{k}, {v}" for k, v in sorted(_codes(ctx, _labelled(ctx, "then")).items()))
-        + ". Equal Earth projection. " + _boundary() + _record(ctx)
+        + ". Equal Earth projection. "
+        + _boundary()
+        + _record(ctx)
     )
 
 
@@ -335,8 +376,9 @@ def _boundary() -> str:
 def _per_capita(ctx: SuiteContext, width: str) -> Axes:
     from trialmap.figures.worldmap import per_capita_map
 
-    return per_capita_map(ctx.per_capita, ctx.world, min_population=MIN_POPULATION,
-                          source_line=ctx.source_line(), width=width)
+    return per_capita_map(
+        ctx.per_capita, ctx.world, min_population=MIN_POPULATION, source_line=ctx.source_line(), width=width
+    )
 
 
 def _per_capita_caption(ctx: SuiteContext) -> str:
@@ -352,13 +394,22 @@ def _per_capita_caption(ctx: SuiteContext) -> str:
         f"{_title_sentence(ctx)} per 10 million inhabitants: distinct trials with a site in the country "
         f"divided by the country's population estimate ({CREDIT}; estimates for {POP_YEAR}"
         + (f", for a few countries {', '.join(map(str, other_years))}" if other_years else "")
-        + "; each country's year is in the sidecar). Highest rates: " + (top or "none") + ". Countries with "
+        + "; each country's year is in the sidecar). Highest rates: "
+        + (top or "none")
+        + ". Countries with "
         f"trials but under {MIN_POPULATION / 1e6:g} million inhabitants get no rate (one trial would be a "
         "rate of ten or more) and are marked with an open circle: "
-        + ("; ".join(f"{r.country}, {int(r.count)} trial{'s' if r.count != 1 else ''}" for r in small.itertuples())
-           or "none") + ". Classes are derived from the rates (lower edge inclusive). Codes: "
-        + "; ".join(f"{k}, {v}" for k, v in sorted(_codes(ctx, pc['iso3']).items()))
-        + ". Equal Earth projection. " + _boundary() + _record(ctx)
+        + (
+            "; ".join(
+                f"{r.country}, {int(r.count)} trial{'s' if r.count != 1 else ''}" for r in small.itertuples()
+            )
+            or "none"
+        )
+        + ". Classes are derived from the rates (lower edge inclusive). Codes: "
+        + "; ".join(f"{k}, {v}" for k, v in sorted(_codes(ctx, pc["iso3"]).items()))
+        + ". Equal Earth projection. "
+        + _boundary()
+        + _record(ctx)
     )
 
 
@@ -367,8 +418,9 @@ def _categories(ctx: SuiteContext, width: str) -> Axes:
 
     cc = getattr(ctx.run, "category_counts", None)
     totals = dict(zip(cc["category"], cc["n_trials"], strict=True)) if cc is not None else None
-    return categories_by_country_plot(ctx.category_table, names=ctx.names, totals=totals,
-                                      source_line=ctx.source_line(), width=width)
+    return categories_by_country_plot(
+        ctx.category_table, names=ctx.names, totals=totals, source_line=ctx.source_line(), width=width
+    )
 
 
 def _categories_caption(ctx: SuiteContext) -> str:
@@ -377,7 +429,8 @@ def _categories_caption(ctx: SuiteContext) -> str:
     return (
         f"{_title_sentence(ctx)} by disease category and country: distinct trials of each category of the "
         f"definition with at least one site in each of the {len(leaders)} countries with most trials "
-        "(89 mm version: the first six). A trial classed in two categories counts in both, and a multinational "
+        "(89 mm version: the first six). A trial classed in two categories counts in both, and a "
+        "multinational "
         "trial in each of its countries; the number after a category is its trials in the study set. "
         "Shading: the trials-per-country classes of the maps." + _record(ctx)
     )
@@ -385,11 +438,21 @@ def _categories_caption(ctx: SuiteContext) -> str:
 
 def _sitemap(region: str | None) -> Callable[[SuiteContext, str], Axes]:
     def draw(ctx: SuiteContext, width: str) -> Axes:
-        from trialmap.figures.sitemap import sitemap
+        from trialmap.figures.sitemap import REGIONS, sitemap
 
         places, n, n_country = ctx.region_sites(region)
-        return sitemap(places, ctx.world, ctx.run.country_counts, region=region, n_trials=n,
-                       n_country_only=n_country, source_line=ctx.source_line(), width=width)
+        label = f"{REGIONS[region].members} (UN M49)" if region else None
+        return sitemap(
+            places,
+            ctx.world,
+            ctx.run.country_counts,
+            region=region,
+            region_label=label,
+            n_trials=n,
+            n_country_only=n_country,
+            source_line=ctx.source_line(),
+            width=width,
+        )
 
     return draw
 
@@ -399,21 +462,28 @@ def _sitemap_caption(region: str | None) -> Callable[[SuiteContext], str]:
         from trialmap.credits import CTGOV_CREDIT
         from trialmap.figures.sitemap import REGIONS
 
-        places, n, n_country = ctx.region_sites(region)
+        _places, n, n_country = ctx.region_sites(region)
         used = set(ctx.sites["geo_source"].dropna())
-        coords = [CTGOV_CREDIT + " coordinates" if "registry" in used else None,
-                  "GeoNames (geonames.org, CC BY 4.0)" if "gazetteer" in used else None,
-                  "user overrides" if "override" in used else None]
+        coords = [
+            CTGOV_CREDIT + " coordinates" if "registry" in used else None,
+            "GeoNames (geonames.org, CC BY 4.0)" if "gazetteer" in used else None,
+            "user overrides" if "override" in used else None,
+        ]
         where = f" in {region}" if region else ""
-        proj = ("Equal Earth projection" if region is None else
-                "LAEA Europe projection (EPSG:3035)" if region == "Europe" else
-                f"Lambert azimuthal equal-area projection centred on {region} ({REGIONS[region].crs})")
+        proj = (
+            "Equal Earth projection"
+            if region is None
+            else "LAEA Europe projection (EPSG:3035)"
+            if region == "Europe"
+            else f"Lambert azimuthal equal-area projection centred on {region} ({REGIONS[region].crs})"
+        )
         members = f" ({REGIONS[region].members}, UN M49)" if region else ""
         return (
             f"Sites of {ctx.title}{where}: {n} trials with a site{where}{members}; a dot per place, its area "
             f"proportional to the trials there; {n_country} site{'s' if n_country != 1 else ''}{where} known "
             "only by country are not drawn. Underneath: trials per country (classes derived from the data). "
-            f"{proj}. Site coordinates: {', '.join(c for c in coords if c) or 'none'}. " + _boundary()
+            f"{proj}. Site coordinates: {', '.join(c for c in coords if c) or 'none'}. "
+            + _boundary()
             + _record(ctx)
         )
 
@@ -426,8 +496,11 @@ def _site_data(ctx: SuiteContext) -> pd.DataFrame:
 
 def flow_labels(definition: Any) -> dict[str, str]:
     """Flow box labels naming the definition's condition groups and study types (no therapy name)."""
-    groups = list(dict.fromkeys(c.group for c in definition.active_categories())) if hasattr(
-        definition, "active_categories") else []
+    groups = (
+        list(dict.fromkeys(c.group for c in definition.active_categories()))
+        if hasattr(definition, "active_categories")
+        else []
+    )
     labels = {}
     if groups:
         labels["in_scope"] = f"Condition in scope: {' or '.join(groups)}"
@@ -443,15 +516,18 @@ def _flow(ctx: SuiteContext, width: str) -> Axes:
     labels = flow_labels(ctx.run.definition)
     if getattr(ctx.run, "as_of", None):
         labels["posted_by_as_of"] = f"First posted on or before {ctx.run.as_of}"
-    return flow_diagram(ctx.run.flow, ctx.run.inclusion_log, labels=labels, source_line=ctx.source_line(),
-                        width=width)
+    return flow_diagram(
+        ctx.run.flow, ctx.run.inclusion_log, labels=labels, source_line=ctx.source_line(), width=width
+    )
 
 
 def _flow_caption(ctx: SuiteContext) -> str:
     f = ctx.run.flow.set_index("step")
     return (
-        f"Selection of {ctx.title}: the records of the snapshot ({int(f['n_remaining'].iloc[0]):,}) down to the "
-        f"trials on the map ({int(f['n_remaining'].iloc[-1]):,}). Each box gives the records remaining after a "
+        f"Selection of {ctx.title}: the records of the snapshot ({int(f['n_remaining'].iloc[0]):,}) down to "
+        f"the "
+        f"trials on the map ({int(f['n_remaining'].iloc[-1]):,}). Each box gives the records remaining "
+        f"after a "
         "step; the records that left at a step are counted, with their reasons, beside the arrow into that "
         "step's box. inclusion_log.csv gives the step and reason for every record." + _record(ctx)
     )
@@ -472,22 +548,27 @@ def _regions_caption(ctx: SuiteContext) -> str:
     nl = getattr(ctx.run, "no_location", None)
     n_none = int(nl["n_trials"].iloc[0]) if nl is not None and len(nl) else 0
     text = (
-        f"{_title_sentence(ctx)}: trials with at least one site in each region ({len(ctx.run.included)} trials; "
+        f"{_title_sentence(ctx)}: trials with at least one site in each region ({len(ctx.run.included)} "
+        f"trials; "
         f"ClinicalTrials.gov, registry data date {ctx.run.data_date}). Regions are UN M49 continents; the "
-        "light inner bar is the EU27 part of Europe. A multinational trial counts once in each region where it "
+        "light inner bar is the EU27 part of Europe. A multinational trial counts once in each region "
+        "where it "
         "has a site, so the regions add up to more than the number of trials."
     )
     if n_none:
-        text += (f" {n_none} trials in scope list no site in a country that could be mapped (outlined bar); "
-                 "they are on no map.")
+        text += (
+            f" {n_none} trials in scope list no site in a country that could be mapped (outlined bar); "
+            "they are on no map."
+        )
     return text + (f" No trial had a site in {', '.join(none)}." if none else "") + _record(ctx)
 
 
 def _timeline(ctx: SuiteContext, width: str) -> Axes:
     from trialmap.figures.timeline import timeline
 
-    return timeline(ctx.yearly, date="start_date", data_date=ctx.run.data_date, source_line=ctx.source_line(),
-                    width=width)
+    return timeline(
+        ctx.yearly, date="start_date", data_date=ctx.run.data_date, source_line=ctx.source_line(), width=width
+    )
 
 
 def _timeline_caption(ctx: SuiteContext) -> str:
@@ -501,7 +582,8 @@ def _timeline_caption(ctx: SuiteContext) -> str:
     return (
         f"{_title_sentence(ctx)} per year of study start: top, all {n_dated} trials with a start date"
         + (f" ({missing} without one {'is' if missing == 1 else 'are'} not shown)" if missing else "")
-        + f"; below, one panel for each of the {len(leaders)} countries with most trials ({', '.join(leaders)}), "
+        + f"; below, one panel for each of the {len(leaders)} countries with most trials "
+        f"({', '.join(leaders)}), "
         "on a common scale, a multinational trial counting in each of its countries. "
         f"{year} and later (hatched, in every panel) are partial: the registry data date is "
         f"{ctx.run.data_date} and later start dates are anticipated." + _record(ctx)
@@ -512,8 +594,14 @@ def _change(ctx: SuiteContext, width: str) -> Axes:
     from trialmap.figures.change import change_map
 
     before, after = ctx.change_dates
-    return change_map(ctx.change[0], ctx.world, before_label=before, after_label=after,
-                      source_line=ctx.source_line(), width=width)
+    return change_map(
+        ctx.change[0],
+        ctx.world,
+        before_label=before,
+        after_label=after,
+        source_line=ctx.source_line(),
+        width=width,
+    )
 
 
 def _change_caption(ctx: SuiteContext) -> str:
@@ -528,7 +616,8 @@ def _change_caption(ctx: SuiteContext) -> str:
         f"{len(gained)} countries (most: {top or 'none'}); {same} countries had trials before and none new "
         "(dotted). Trials are counted as of each date by their first-posted date, with the sites the "
         "snapshot records; the trials are listed in change_trials.csv. Equal Earth projection. "
-        + _boundary() + _record(ctx)
+        + _boundary()
+        + _record(ctx)
     )
 
 
@@ -538,47 +627,111 @@ def _sensitivity(ctx: SuiteContext, width: str) -> Axes:
     wide, summary = ctx.sensitivity
     labels = dict(zip(summary["variant"], summary["description"], strict=True))
     labels["default"] = "the definition as written"
-    return sensitivity_plot(wide, top=12 if width == "double" else 10, unit=ctx.rule.unit, labels=labels,
-                            source_line=ctx.source_line(), width=width)
+    return sensitivity_plot(
+        wide,
+        top=12 if width == "double" else 10,
+        unit=ctx.rule.unit,
+        labels=labels,
+        source_line=ctx.source_line(),
+        width=width,
+    )
 
 
 def _sensitivity_caption(ctx: SuiteContext) -> str:
-    wide, summary = ctx.sensitivity
+    _wide, summary = ctx.sensitivity
     moved = summary[summary["n_changed"] > 0]
     return (
         f"{_title_sentence(ctx)}: {ctx.rule.unit} per country under variants of the study-set definition "
-        f"(black diamonds: the definition as written; {len(summary) - 1} variants, each one colour and marker "
+        f"(black diamonds: the definition as written; {len(summary) - 1} variants, each one colour and "
+        f"marker "
         f"shape, offset within the row). {len(moved)} variants change at least one country's count. "
         "sensitivity_summary.csv gives each variant's trials and the largest change." + _record(ctx)
     )
 
 
 DEFAULT_FIGURES: tuple[FigureSpec, ...] = (
-    FigureSpec("figure1", "Trials per country (Figure 1)", draw=_figure1,
-               data=lambda ctx: ctx.run.country_counts, caption=_figure1_caption),
-    FigureSpec("figure1-then-now", f"Trials per country as of {PAPER_DATE} and now", draw=_then_now,
-               data=_then_now_data, caption=_then_now_caption),
-    FigureSpec("figure1-per-capita", "Trials per 10 million inhabitants", draw=_per_capita,
-               data=lambda ctx: ctx.per_capita, caption=_per_capita_caption),
-    FigureSpec("categories-by-country", "Trials by disease category and country", draw=_categories,
-               data=lambda ctx: ctx.category_table, caption=_categories_caption),
-    FigureSpec("sitemap", "Trial sites", draw=_sitemap(None), data=_site_data, caption=_sitemap_caption(None)),
-    FigureSpec("sitemap-europe", "Trial sites: Europe", draw=_sitemap("Europe"), data=_site_data,
-               caption=_sitemap_caption("Europe")),
-    FigureSpec("sitemap-east-asia", "Trial sites: East Asia", draw=_sitemap("East Asia"), data=_site_data,
-               caption=_sitemap_caption("East Asia")),
-    FigureSpec("flow", "Study flow: records read to trials mapped (PRISMA-style)", draw=_flow,
-               data=lambda ctx: ctx.run.flow, caption=_flow_caption),
-    FigureSpec("regions", "Trials per region", draw=_regions, data=lambda ctx: ctx.run.region_counts,
-               caption=_regions_caption),
-    FigureSpec("timeline", "Trials per year of study start", draw=_timeline, data=lambda ctx: ctx.yearly,
-               caption=_timeline_caption),
-    FigureSpec("change", "Trials first posted in the last two years, per country", draw=_change,
-               data=lambda ctx: ctx.change[0][ctx.change[0]["change"] != 0], caption=_change_caption,
-               tables=lambda ctx: {"change_trials.csv": ctx.change[1]}),
-    FigureSpec("sensitivity", "Per-country counts under variants of the definition", draw=_sensitivity,
-               data=lambda ctx: ctx.sensitivity[0], caption=_sensitivity_caption,
-               tables=lambda ctx: {"sensitivity_summary.csv": ctx.sensitivity[1]}),
+    FigureSpec(
+        "figure1",
+        "Trials per country (Figure 1)",
+        draw=_figure1,
+        data=lambda ctx: ctx.run.country_counts,
+        caption=_figure1_caption,
+    ),
+    FigureSpec(
+        "figure1-then-now",
+        f"Trials per country as of {PAPER_DATE} and now",
+        draw=_then_now,
+        data=_then_now_data,
+        caption=_then_now_caption,
+    ),
+    FigureSpec(
+        "figure1-per-capita",
+        "Trials per 10 million inhabitants",
+        draw=_per_capita,
+        data=lambda ctx: ctx.per_capita,
+        caption=_per_capita_caption,
+    ),
+    FigureSpec(
+        "categories-by-country",
+        "Trials by disease category and country",
+        draw=_categories,
+        data=lambda ctx: ctx.category_table,
+        caption=_categories_caption,
+    ),
+    FigureSpec(
+        "sitemap", "Trial sites", draw=_sitemap(None), data=_site_data, caption=_sitemap_caption(None)
+    ),
+    FigureSpec(
+        "sitemap-europe",
+        "Trial sites: Europe",
+        draw=_sitemap("Europe"),
+        data=_site_data,
+        caption=_sitemap_caption("Europe"),
+    ),
+    FigureSpec(
+        "sitemap-east-asia",
+        "Trial sites: East Asia",
+        draw=_sitemap("East Asia"),
+        data=_site_data,
+        caption=_sitemap_caption("East Asia"),
+    ),
+    FigureSpec(
+        "flow",
+        "Study flow: records read to trials mapped (PRISMA-style)",
+        draw=_flow,
+        data=lambda ctx: ctx.run.flow,
+        caption=_flow_caption,
+    ),
+    FigureSpec(
+        "regions",
+        "Trials per region",
+        draw=_regions,
+        data=lambda ctx: ctx.run.region_counts,
+        caption=_regions_caption,
+    ),
+    FigureSpec(
+        "timeline",
+        "Trials per year of study start",
+        draw=_timeline,
+        data=lambda ctx: ctx.yearly,
+        caption=_timeline_caption,
+    ),
+    FigureSpec(
+        "change",
+        "Trials first posted in the last two years, per country",
+        draw=_change,
+        data=lambda ctx: ctx.change[0][ctx.change[0]["change"] != 0],
+        caption=_change_caption,
+        tables=lambda ctx: {"change_trials.csv": ctx.change[1]},
+    ),
+    FigureSpec(
+        "sensitivity",
+        "Per-country counts under variants of the definition",
+        draw=_sensitivity,
+        data=lambda ctx: ctx.sensitivity[0],
+        caption=_sensitivity_caption,
+        tables=lambda ctx: {"sensitivity_summary.csv": ctx.sensitivity[1]},
+    ),
 )
 
 
@@ -674,10 +827,19 @@ def write_figures(
             fig = ax.figure
             try:
                 stem = out_dir / (name if width == "double" else f"{name}_{width}")
-                exports.append(export_figure(
-                    fig, stem, provenance, title=spec.title, source_line=drawn_source_line(fig),
-                    caption=caption, data=data, formats=formats, dpis=dpis,
-                ))
+                exports.append(
+                    export_figure(
+                        fig,
+                        stem,
+                        provenance,
+                        title=spec.title,
+                        source_line=drawn_source_line(fig),
+                        caption=caption,
+                        data=data,
+                        formats=formats,
+                        dpis=dpis,
+                    )
+                )
             finally:
                 plt.close(fig)
         for file_name, table in (spec.tables(ctx) if spec.tables else {}).items():
@@ -685,8 +847,14 @@ def write_figures(
     return exports
 
 
-def draw(run: Any, name: str, width: str = "double", *, figures: Sequence[FigureSpec] = DEFAULT_FIGURES,
-         provenance: Mapping[str, Any] | None = None) -> Axes:
+def draw(
+    run: Any,
+    name: str,
+    width: str = "double",
+    *,
+    figures: Sequence[FigureSpec] = DEFAULT_FIGURES,
+    provenance: Mapping[str, Any] | None = None,
+) -> Axes:
     """Draw one figure of the set for ``run`` (e.g. in a notebook); return its main Axes."""
     import matplotlib as mpl
 
@@ -705,5 +873,12 @@ def drawn_source_line(fig) -> str:
     return " ".join(found[0].split()) if found else ""
 
 
-__all__ = ["DEFAULT_FIGURES", "FigureSpec", "SuiteContext", "draw", "figure_names", "flow_labels",
-           "write_figures"]
+__all__ = [
+    "DEFAULT_FIGURES",
+    "FigureSpec",
+    "SuiteContext",
+    "draw",
+    "figure_names",
+    "flow_labels",
+    "write_figures",
+]

@@ -102,9 +102,10 @@ def timeline(
     ax0.set_ylabel("Trials", fontsize=sz["small"])
     ax0.set_title("All trials", fontsize=sz["body"], loc="left", pad=2)
     if partial_from is not None and len(years) and years.max() >= partial_from:
-        ax0.text(0.995, 0.98, f"hatched: {partial_from}" + ("+" if years.max() > partial_from else "")
-                 + " partial", transform=ax0.transAxes, ha="right", va="top", fontsize=sz["small"],
-                 color=style.MUTED, gid="partial-years")
+        t = ax0.set_title(f"hatched: {partial_from}" + (" and later" if years.max() > partial_from else "")
+                          + " partial (registry data date " + str(data_date) + ")", loc="right",
+                          fontsize=sz["small"], color=style.MUTED, pad=2)
+        t.set_gid("partial-years")
     cmax = max([int(yearly.loc[yearly["iso3"] == i, "n_trials"].max()) for i in countries] + [1])
     axes = [ax0]
     for k, iso in enumerate(countries):
@@ -135,7 +136,9 @@ def timeline(
         if small:
             for lab in ax0.get_xticklabels():
                 lab.set_rotation(90)
-    fig.supxlabel(f"{DATE_FIELDS.get(date, date)} (year)", fontsize=sz["small"])
+    # the axis label on the bottom-left panel (a figure-level label would ignore the source band)
+    bottom = axes[-ncols] if len(axes) > ncols else axes[-1]
+    bottom.set_xlabel(f"{DATE_FIELDS.get(date, date)} (year)", fontsize=sz["small"], loc="left")
     if source_line:
         add_source_line(fig, source_line, fontsize=sz["source"])
     return ax0

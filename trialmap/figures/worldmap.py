@@ -86,7 +86,7 @@ def _nice_numbers(lo: float, hi: float) -> list[float]:
     e = int(np.floor(np.log10(max(lo, 1e-9))))
     while True:
         for s in NICE_STEPS:
-            v = s * 10.0 ** e
+            v = s * 10.0**e
             if v > hi:
                 return out
             if v >= lo * 0.999:
@@ -94,8 +94,9 @@ def _nice_numbers(lo: float, hi: float) -> list[float]:
         e += 1
 
 
-def data_classes(values: Iterable[float], *, max_classes: int = 6, integer: bool = True,
-                 start: float | None = None) -> list[float]:
+def data_classes(
+    values: Iterable[float], *, max_classes: int = 6, integer: bool = True, start: float | None = None
+) -> list[float]:
     """Lower class edges derived from the data: nice breaks, none empty.
 
     Parameters
@@ -118,8 +119,11 @@ def data_classes(values: Iterable[float], *, max_classes: int = 6, integer: bool
     v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], float)
     if v.size == 0:
         return [1.0]
-    lo = start if start is not None else (1.0 if integer else min(_nice_numbers(v.min() / 10, v.min()) or
-                                                                  [v.min()]))
+    lo = (
+        start
+        if start is not None
+        else (1.0 if integer else max(_nice_numbers(v.min() / 10, v.min()) or [v.min()]))
+    )
     edges = [e for e in _nice_numbers(lo, v.max()) if e >= lo] or [lo]
     if edges[0] > lo:
         edges.insert(0, lo)
@@ -154,7 +158,8 @@ def _fmt(n: float) -> str:
 
 
 def class_labels(edges: Sequence[float], vmax: float, *, integer: bool = True) -> list[str]:
-    """Legend text per class: ``1``, ``2–4``, ``50–71`` (counts) or ``0.5–1`` (rates, lower edge inclusive)."""
+    """Legend text per class: ``1``, ``2–4``, ``50–71`` (counts) or ``0.5–1`` (rates, lower edge "
+    "inclusive)."""
     labels = []
     for i, lo in enumerate(edges):
         hi = edges[i + 1] if i + 1 < len(edges) else None
@@ -194,8 +199,12 @@ def classify(values: Iterable[float], edges: Sequence[float]) -> np.ndarray:
     return np.where(v > 0, idx, -1)
 
 
-def count_colors(values, edges: Sequence[float] = BIN_EDGES, cmap: str = CMAP,
-                 value_range: tuple[float, float] = CMAP_RANGE) -> list:
+def count_colors(
+    values,
+    edges: Sequence[float] = BIN_EDGES,
+    cmap: str = CMAP,
+    value_range: tuple[float, float] = CMAP_RANGE,
+) -> list:
     """RGBA fill per value: its class colour, the land tint for none."""
     from matplotlib.colors import to_rgba
 
@@ -239,9 +248,16 @@ class Classes:
     title: str
 
     @classmethod
-    def from_values(cls, values: Iterable[float], title: str, *, integer: bool = True,
-                    cmap: str = CMAP, value_range: tuple[float, float] = CMAP_RANGE,
-                    max_classes: int = 6) -> Classes:
+    def from_values(
+        cls,
+        values: Iterable[float],
+        title: str,
+        *,
+        integer: bool = True,
+        cmap: str = CMAP,
+        value_range: tuple[float, float] = CMAP_RANGE,
+        max_classes: int = 6,
+    ) -> Classes:
         vals = [float(x) for x in values if pd.notna(x)]
         edges = data_classes(vals, integer=integer, max_classes=max_classes)
         vmax = max(vals) if vals else 1
@@ -261,8 +277,15 @@ class Classes:
 # Drawing
 
 
-def choropleth(ax: Axes, geo: gpd.GeoDataFrame, values: pd.Series, classes: Classes, *,
-               marker_size: float = 9.0, tiny: bool = True) -> pd.DataFrame:
+def choropleth(
+    ax: Axes,
+    geo: gpd.GeoDataFrame,
+    values: pd.Series,
+    classes: Classes,
+    *,
+    marker_size: float = 9.0,
+    tiny: bool = True,
+) -> pd.DataFrame:
     """Fill ``geo`` (projected, ``iso3``) by ``values`` (per iso3) into ``ax``.
 
     The fills are the collection with gid ``"countries"`` (one face per row of
@@ -288,10 +311,19 @@ def choropleth(ax: Axes, geo: gpd.GeoDataFrame, values: pd.Series, classes: Clas
     anchor = anchors(geo)
     t = t[t["iso3"].isin(anchor.index)]
     xy = anchor.loc[t["iso3"], ["x", "y"]].to_numpy()
-    ax.scatter(xy[:, 0], xy[:, 1], s=marker_size, c=classes.colors_for(t["value"]), edgecolors="#222222",
-               linewidths=0.5, zorder=5, gid="tiny-countries")
-    return pd.DataFrame({"iso3": t["iso3"].to_numpy(), "x": xy[:, 0], "y": xy[:, 1],
-                         "value": t["value"].to_numpy()})
+    ax.scatter(
+        xy[:, 0],
+        xy[:, 1],
+        s=marker_size,
+        c=classes.colors_for(t["value"]),
+        edgecolors="#222222",
+        linewidths=0.5,
+        zorder=5,
+        gid="tiny-countries",
+    )
+    return pd.DataFrame(
+        {"iso3": t["iso3"].to_numpy(), "x": xy[:, 0], "y": xy[:, 1], "value": t["value"].to_numpy()}
+    )
 
 
 def frame_map(ax: Axes, extent: Sequence[float]) -> None:
@@ -329,8 +361,18 @@ def frame_world(ax: Axes, geo: gpd.GeoDataFrame) -> None:
     frame_map(ax, world_extent(geo))
 
 
-def label_map(ax: Axes, geo: gpd.GeoDataFrame, values: pd.Series, classes: Classes, keys: Sequence[str],
-              *, size: float, fmt=None, occupied: Sequence = (), gid_prefix: str = "label-") -> Any:
+def label_map(
+    ax: Axes,
+    geo: gpd.GeoDataFrame,
+    values: pd.Series,
+    classes: Classes,
+    keys: Sequence[str],
+    *,
+    size: float,
+    fmt=None,
+    occupied: Sequence = (),
+    gid_prefix: str = "label-",
+) -> Any:
     """Label countries ``keys`` (in order) with "ISO3 value", placed without collisions.
 
     Returns the :class:`~trialmap.figures.layout.LabelPlacer` (``placed``, ``skipped``).
@@ -359,29 +401,58 @@ def label_map(ax: Axes, geo: gpd.GeoDataFrame, values: pd.Series, classes: Class
         if not (x0 <= px <= x1 and y0 <= py <= y1):
             continue
         fill = classes.colors_for([has[iso]])[0]
-        placer.place(iso, f"{iso} {fmt(has[iso])}", (px, py), size=size,
-                     inside=not bool(row.get("tiny", False)), color_inside=style.text_color_on(fill),
-                     gid=f"{gid_prefix}{iso}")
+        placer.place(
+            iso,
+            f"{iso} {fmt(has[iso])}",
+            (px, py),
+            size=size,
+            inside=not bool(row.get("tiny", False)),
+            color_inside=style.text_color_on(fill),
+            gid=f"{gid_prefix}{iso}",
+        )
     ax.trialmap_skipped = placer.skipped  # labels no free spot was found for (tests assert none)
     return placer
 
 
-def legend_panel(ax: Axes, classes: Classes, *, size: float, ncol: int = 1, loc: str = "upper left",
-                 bbox: tuple[float, float] = (0.0, 1.0), zero_label: str | None = "0",
-                 extra: Sequence = ()) -> Any:
+def legend_panel(
+    ax: Axes,
+    classes: Classes,
+    *,
+    size: float,
+    ncol: int = 1,
+    loc: str = "upper left",
+    bbox: tuple[float, float] = (0.0, 1.0),
+    zero_label: str | None = "0",
+    extra: Sequence = (),
+) -> Any:
     """The class legend (patches drawn like the map's fills) in ``ax`` (a blank panel)."""
     from matplotlib.patches import Patch
 
     handles = []
     if zero_label:
         handles.append(Patch(fc=style.LAND, ec=style.BORDER, lw=style.BORDER_LW, label=zero_label))
-    handles += [Patch(fc=c, ec=style.BORDER, lw=style.BORDER_LW, label=lab)
-                for c, lab in zip(classes.colors, classes.labels, strict=True)]
+    handles += [
+        Patch(fc=c, ec=style.BORDER, lw=style.BORDER_LW, label=lab)
+        for c, lab in zip(classes.colors, classes.labels, strict=True)
+    ]
     handles += list(extra)
-    leg = ax.legend(handles=handles, title=classes.title, fontsize=size, title_fontsize=size, frameon=False,
-                    loc=loc, bbox_to_anchor=bbox, ncol=ncol, handlelength=1.3, handleheight=0.9,
-                    labelspacing=0.3, columnspacing=0.8, handletextpad=0.4, borderaxespad=0.0,
-                    alignment="left")
+    leg = ax.legend(
+        handles=handles,
+        title=classes.title,
+        fontsize=size,
+        title_fontsize=size,
+        frameon=False,
+        loc=loc,
+        bbox_to_anchor=bbox,
+        ncol=ncol,
+        handlelength=1.3,
+        handleheight=0.9,
+        labelspacing=0.3,
+        columnspacing=0.8,
+        handletextpad=0.4,
+        borderaxespad=0.0,
+        alignment="left",
+    )
     return leg
 
 
@@ -493,8 +564,9 @@ def figure1(
     col = col[col["iso3"].notna()]
     values = col.set_index("iso3")["_v"]
     integer = bool(np.allclose(values % 1, 0))
-    classes = classes or Classes.from_values(values[values > 0], f"{unit.capitalize()} per country",
-                                             integer=True)
+    classes = classes or Classes.from_values(
+        values[values > 0], f"{unit.capitalize()} per country", integer=True
+    )
     if europe is None and regions:
         n, members = next(iter(regions.values()))
         europe = {"n": n, "members": members}
@@ -511,14 +583,31 @@ def figure1(
     ax_e = add_axes_mm(fig, *boxes["europe"])
     ax_e.set_gid("europe-inset")
     geo_e = _europe_geo(world)
-    europe_panel(ax_e, geo_e, values, classes, europe or {}, size=sz["label"], marker_size=sz["marker"],
-                 heading_size=sz["body"], unit=unit)
+    europe_panel(
+        ax_e,
+        geo_e,
+        values,
+        classes,
+        europe or {},
+        size=sz["label"],
+        marker_size=sz["marker"],
+        heading_size=sz["body"],
+        unit=unit,
+    )
     ax_w = add_axes_mm(fig, *boxes["world"])
     ax_w.set_gid("world")
     (ex0, ex1), (ey0, ey1) = ax_e.get_xlim(), ax_e.get_ylim()
     outline = europe_outline_on_world(extent=(ex0, ey0, ex1, ey1))
-    world_panel(ax_w, geo, values, classes, size=sz["label"], outline=outline,
-                marker_size=sz["marker"], integer=integer)
+    world_panel(
+        ax_w,
+        geo,
+        values,
+        classes,
+        size=sz["label"],
+        outline=outline,
+        marker_size=sz["marker"],
+        integer=integer,
+    )
 
     ax_l = add_axes_mm(fig, *boxes["legend"])
     ax_l.set_axis_off()
@@ -526,22 +615,35 @@ def figure1(
     if w >= 120:
         legend_panel(ax_l, classes, size=sz["small"])
     else:
-        legend_panel(ax_l, classes, size=sz["small"], ncol=len(classes.labels) + 1, loc="upper center",
-                     bbox=(0.5, 1.0))
+        legend_panel(
+            ax_l, classes, size=sz["small"], ncol=len(classes.labels) + 1, loc="upper center", bbox=(0.5, 1.0)
+        )
 
     if "ranked" in boxes and ranked:
         ax_r = add_axes_mm(fig, *boxes["ranked"])
         ax_r.set_gid("ranked")
-        ranked_panel(ax_r, col.rename(columns={"_v": "value"}), classes, top=ranked, size=sz["small"],
-                     unit=unit)
+        ranked_panel(
+            ax_r, col.rename(columns={"_v": "value"}), classes, top=ranked, size=sz["small"], unit=unit
+        )
     if source_line:
         add_source_line(fig, source_line, fontsize=sz["source"], layout=False)
     return ax_w
 
 
-def world_panel(ax: Axes, geo: gpd.GeoDataFrame, values: pd.Series, classes: Classes, *, size: float,
-                exclude: Collection[str] = (), outline: np.ndarray | None = None, marker_size: float = 9.0,
-                integer: bool = True, label: bool = True, fmt=None) -> Any:
+def world_panel(
+    ax: Axes,
+    geo: gpd.GeoDataFrame,
+    values: pd.Series,
+    classes: Classes,
+    *,
+    size: float,
+    exclude: Collection[str] = (),
+    outline: np.ndarray | None = None,
+    marker_size: float = 9.0,
+    integer: bool = True,
+    label: bool = True,
+    fmt=None,
+) -> Any:
     """One world choropleth in ``ax`` with collision-free labels (countries in ``exclude`` unlabelled)."""
     choropleth(ax, geo, values, classes, marker_size=marker_size)
     frame_map(ax, world_extent(geo))
@@ -561,51 +663,105 @@ def world_panel(ax: Axes, geo: gpd.GeoDataFrame, values: pd.Series, classes: Cla
 
         frame = shapely.Polygon(outline)
         a = anchors(geo)
-        keys = [k for k in keys if k not in a.index or not frame.contains(shapely.Point(a.at[k, "x"], a.at[k, "y"]))]
+        keys = [
+            k
+            for k in keys
+            if k not in a.index or not frame.contains(shapely.Point(a.at[k, "x"], a.at[k, "y"]))
+        ]
     return label_map(ax, geo, values, classes, keys, size=size, occupied=occupied, fmt=fmt)
 
 
-def europe_panel(ax: Axes, geo: gpd.GeoDataFrame, values: pd.Series, classes: Classes,
-                 europe: Mapping[str, Any], *, size: float, marker_size: float, heading_size: float,
-                 unit: str = "trials") -> Any:
+def europe_panel(
+    ax: Axes,
+    geo: gpd.GeoDataFrame,
+    values: pd.Series,
+    classes: Classes,
+    europe: Mapping[str, Any],
+    *,
+    size: float,
+    marker_size: float,
+    heading_size: float,
+    unit: str = "trials",
+) -> Any:
     """The Europe inset (EPSG:3035): fills, labels of every country with data, a heading."""
     from matplotlib.patches import Rectangle
 
     choropleth(ax, geo, values, classes, marker_size=marker_size)
     frame_map(ax, EUROPE_EXTENT)
-    ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, lw=0.6, ec="#333333",
-                           zorder=8, gid="europe-frame"))
+    ax.add_patch(
+        Rectangle(
+            (0, 0),
+            1,
+            1,
+            transform=ax.transAxes,
+            fill=False,
+            lw=0.6,
+            ec="#333333",
+            zorder=8,
+            gid="europe-frame",
+        )
+    )
     heading = "Europe (inset)"
     if europe.get("n") is not None:
         heading = f"Europe (UN M49): {_fmt(europe['n'])} {unit}"
         if europe.get("n_paper") is not None:
             heading += f"\nwith Cyprus and Türkiye: {_fmt(europe['n_paper'])}"
-    t = ax.text(0.02, 0.98, heading, transform=ax.transAxes, fontsize=heading_size, va="top", ha="left",
-                zorder=9, gid="europe-heading", linespacing=1.1,
-                bbox={"boxstyle": "square,pad=0.25", "fc": "white", "ec": "none"})
+    t = ax.text(
+        0.02,
+        0.98,
+        heading,
+        transform=ax.transAxes,
+        fontsize=heading_size,
+        va="top",
+        ha="left",
+        zorder=9,
+        gid="europe-heading",
+        linespacing=1.1,
+        bbox={"boxstyle": "square,pad=0.25", "fc": "white", "ec": "none"},
+    )
     has = values[values > 0]
     a = anchors(geo)
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    keys = [k for k in has.sort_values(ascending=False).index
-            if k in a.index and x0 <= a.at[k, "x"] <= x1 and y0 <= a.at[k, "y"] <= y1]
+    keys = [
+        k
+        for k in has.sort_values(ascending=False).index
+        if k in a.index and x0 <= a.at[k, "x"] <= x1 and y0 <= a.at[k, "y"] <= y1
+    ]
     from trialmap.figures.layout import renderer
 
-    return label_map(ax, geo, values, classes, keys, size=size,
-                     occupied=[t.get_window_extent(renderer(ax.figure))])
+    return label_map(
+        ax, geo, values, classes, keys, size=size, occupied=[t.get_window_extent(renderer(ax.figure))]
+    )
 
 
-def ranked_panel(ax: Axes, counts: pd.DataFrame, classes: Classes, *, top: int, size: float,
-                 unit: str = "trials") -> Axes:
+def ranked_panel(
+    ax: Axes, counts: pd.DataFrame, classes: Classes, *, top: int, size: float, unit: str = "trials"
+) -> Axes:
     """Horizontal bars of the ``top`` countries (name and count), in their class colours."""
     d = counts.sort_values(["value", "iso3"], ascending=[False, True]).head(top).iloc[::-1]
     y = np.arange(len(d))
     colors = classes.colors_for(d["value"])
-    ax.barh(y, d["value"], color=colors, edgecolor=style.BORDER, linewidth=style.BORDER_LW, height=0.72,
-            gid="ranked-bars")
+    ax.barh(
+        y,
+        d["value"],
+        color=colors,
+        edgecolor=style.BORDER,
+        linewidth=style.BORDER_LW,
+        height=0.72,
+        gid="ranked-bars",
+    )
     for yi, v in zip(y, d["value"], strict=True):
-        ax.annotate(_fmt(v), (v, yi), xytext=(1.5, 0), textcoords="offset points", va="center",
-                    ha="left", fontsize=size, gid="ranked-value")
+        ax.annotate(
+            _fmt(v),
+            (v, yi),
+            xytext=(1.5, 0),
+            textcoords="offset points",
+            va="center",
+            ha="left",
+            fontsize=size,
+            gid="ranked-value",
+        )
     ax.set_yticks(y, [f"{c} ({i})" for c, i in zip(d["country"], d["iso3"], strict=True)], fontsize=size)
     ax.tick_params(axis="y", length=0, pad=1.5)
     ax.tick_params(axis="x", labelsize=size, width=0.4, length=2)
@@ -664,23 +820,34 @@ def caption(
         f"Leading countries: {leaders}."
     )
     if classes is not None:
-        text += (f" Classes (derived from the data, none empty): {', '.join(classes.labels)}; "
-                 "light grey: no trials.")
+        text += (
+            f" Classes (derived from the data, none empty): {', '.join(classes.labels)}; "
+            "light grey: no trials."
+        )
     if europe and europe.get("n") is not None:
-        text += (f" Inset: Europe in the European LAEA projection (EPSG:3035); Europe is counted as "
-                 f"UN M49 Europe ({_fmt(europe['n'])} distinct trials")
+        text += (
+            f" Inset: Europe in the European LAEA projection (EPSG:3035); Europe is counted as "
+            f"UN M49 Europe ({_fmt(europe['n'])} distinct trials"
+        )
         if europe.get("n_countries") is not None:
             text += f" in {europe['n_countries']} countries"
         text += ")"
         if europe.get("n_paper") is not None:
-            text += (f"; with Cyprus and Türkiye, as Wang, Yuan & Xie (2018) grouped Europe, "
-                     f"{_fmt(europe['n_paper'])}")
+            text += (
+                f"; with Cyprus and Türkiye, as Wang, Yuan & Xie (2018) grouped Europe, "
+                f"{_fmt(europe['n_paper'])}"
+            )
         text += ". A multinational trial counts once in each of its countries and once in Europe."
     if regions:
-        text += " Regions: " + "; ".join(f"{k}, {_fmt(v)}" for k, v in regions.items()) + "."
-    text += " World map: Equal Earth projection (EPSG:8857); countries too small to see are marked with a dot."
+        word = "distinct trials" if unit == "trials" else unit
+        text += " Regions: " + "; ".join(f"{k}, {_fmt(v)} {word}" for k, v in regions.items()) + "."
+    text += (
+        " World map: Equal Earth projection (EPSG:8857); countries too small to see are marked with a dot."
+    )
     if codes:
-        text += " Codes (ISO 3166-1 alpha-3): " + "; ".join(f"{k}, {v}" for k, v in sorted(codes.items())) + "."
+        text += (
+            " Codes (ISO 3166-1 alpha-3): " + "; ".join(f"{k}, {v}" for k, v in sorted(codes.items())) + "."
+        )
     if disclaimer:
         text += " " + BOUNDARY_DISCLAIMER
     return text
@@ -698,8 +865,9 @@ def drawn_codes(fig) -> dict[str, str]:
     return out
 
 
-def world_figure(width: str | float, *, panels: int = 1, legend_mm: float | None = None,
-                 panel_letters: bool = False):
+def world_figure(
+    width: str | float, *, panels: int = 1, legend_mm: float | None = None, panel_letters: bool = False
+):
     """A figure of ``panels`` stacked world maps, a legend band and a source band.
 
     Returns
@@ -766,13 +934,25 @@ def then_now(
         choropleth(ax, geo, v, classes, marker_size=sz["marker"])
         frame_map(ax, world_extent(geo))
         n_countries = int((v > 0).sum())
-        t = ax.text(0.0, 1.0, f"{letter}  {label}: {n_countries} countries", transform=ax.transAxes,
-                    fontsize=sz["body"], fontweight="bold", va="bottom", ha="left", gid="panel-letter")
+        t = ax.text(
+            0.0,
+            1.0,
+            f"{letter}  {label}: {n_countries} countries",
+            transform=ax.transAxes,
+            fontsize=sz["body"],
+            fontweight="bold",
+            va="bottom",
+            ha="left",
+            gid="panel-letter",
+        )
         del t
-        keys = list(v[v > 0].sort_values(ascending=False).index[:top])
+        tiny = set(geo.loc[geo["tiny"], "iso3"]) if "tiny" in geo else set()
+        ranked = list(v[v > 0].sort_values(ascending=False).index)
+        keys = ranked[:top] + [k for k in ranked[top:] if k in tiny]  # tiny countries: always named
         label_map(ax, geo, v, classes, keys, size=sz["label"])
-    legend_panel(ax_l, classes, size=sz["small"], ncol=len(classes.labels) + 1, loc="upper center",
-                 bbox=(0.5, 1.0))
+    legend_panel(
+        ax_l, classes, size=sz["small"], ncol=len(classes.labels) + 1, loc="upper center", bbox=(0.5, 1.0)
+    )
     if source_line:
         add_source_line(fig, source_line, fontsize=sz["source"], layout=False)
     return ax_a
@@ -807,8 +987,14 @@ def per_capita_map(
     w = width_mm(width)
     sz = style.sizes(w)
     r = rates.set_index("iso3")["rate"].astype("float64").fillna(0.0)
-    classes = Classes.from_values(r[r > 0], f"Trials per {per_label} inhabitants", integer=False,
-                                  cmap=style.RATE_CMAP, value_range=style.RATE_RANGE, max_classes=6)
+    classes = Classes.from_values(
+        r[r > 0],
+        f"Trials per {per_label} inhabitants",
+        integer=False,
+        cmap=style.RATE_CMAP,
+        value_range=style.RATE_RANGE,
+        max_classes=6,
+    )
     fig, (ax,), ax_l = world_figure(w)
     ax.set_gid("world")
     geo = world.to_crs(EQUAL_EARTH)
@@ -820,8 +1006,17 @@ def per_capita_map(
     anchor = anchors(geo)
     if len(sm):
         pts = anchor.loc[sm["iso3"][sm["iso3"].isin(anchor.index)]]
-        ax.scatter(pts["x"], pts["y"], s=sz["marker"], facecolors="white", edgecolors="#222222", linewidths=0.6,
-                   marker="o", zorder=5, gid="small-population")
+        ax.scatter(
+            pts["x"],
+            pts["y"],
+            s=sz["marker"],
+            facecolors="white",
+            edgecolors="#222222",
+            linewidths=0.6,
+            marker="o",
+            zorder=5,
+            gid="small-population",
+        )
     keys = list(r[r > 0].sort_values(ascending=False).index[: (12 if w >= 120 else 6)])
 
     def fmt(x: float) -> str:
@@ -833,13 +1028,37 @@ def per_capita_map(
     for row in sm.itertuples():
         if row.iso3 not in first.index:
             continue
-        placer.place(row.iso3, f"{row.iso3} ({_fmt(row.count)} trial{'s' if row.count != 1 else ''})",
-                     (float(anchor.at[row.iso3, "x"]), float(anchor.at[row.iso3, "y"])), size=sz["label"], inside=False, gid=f"label-{row.iso3}")
-    extra = [Line2D([], [], ls="", marker="o", markersize=np.sqrt(sz["marker"]), markerfacecolor="white",
-                    markeredgecolor="#222222", markeredgewidth=0.6,
-                    label=f"under {min_population / 1e6:g} million inhabitants: no rate")]
-    legend_panel(ax_l, classes, size=sz["small"], ncol=(len(classes.labels) + 2) if w >= 120 else 4,
-                 loc="upper center", bbox=(0.5, 1.0), zero_label="no trials", extra=extra)
+        placer.place(
+            row.iso3,
+            f"{row.iso3} ({_fmt(row.count)} trial{'s' if row.count != 1 else ''})",
+            (float(anchor.at[row.iso3, "x"]), float(anchor.at[row.iso3, "y"])),
+            size=sz["label"],
+            inside=False,
+            gid=f"label-{row.iso3}",
+        )
+    extra = [
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            markersize=np.sqrt(sz["marker"]),
+            markerfacecolor="white",
+            markeredgecolor="#222222",
+            markeredgewidth=0.6,
+            label=f"under {min_population / 1e6:g} million inhabitants: no rate",
+        )
+    ]
+    legend_panel(
+        ax_l,
+        classes,
+        size=sz["small"],
+        ncol=(len(classes.labels) + 2) if w >= 120 else 4,
+        loc="upper center",
+        bbox=(0.5, 1.0),
+        zero_label="no trials",
+        extra=extra,
+    )
     if source_line:
         add_source_line(fig, source_line, fontsize=sz["source"], layout=False)
     return ax

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from matplotlib.testing.compare import compare_images
 
 from trialmap.figures.export import journal_rc
-from trialmap.figures.suite import FIGURES, SuiteContext
+from trialmap.figures.suite import DEFAULT_FIGURES, SuiteContext
 from trialmap.refresh import _provenance
 
 from .conftest import ROOT
@@ -34,7 +34,8 @@ TOLERANCE = 1.0
 def draw_readme_figure(result, path):
     ctx = SuiteContext(result, _provenance(result, []))
     with mpl.rc_context(journal_rc("double")):
-        ax = FIGURES["figure1"].draw(ctx, "double")
+        spec = next(f for f in DEFAULT_FIGURES if f.name == "figure1")
+        ax = spec.draw(ctx, "double")
     try:
         ax.figure.savefig(path, dpi=DPI, metadata={"Software": None})
     finally:

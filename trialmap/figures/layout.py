@@ -158,6 +158,16 @@ class LabelPlacer:
                 total += g.intersection(box).area
         return total
 
+    def _leader_over_data(self, line, own: str | None) -> float:
+        if self.tree is None:
+            return 0.0
+        total = 0.0
+        for i in self.tree.query(line, predicate="intersects"):
+            k, g = self.data_items[int(i)]
+            if k != own:
+                total += g.intersection(line).length
+        return total
+
     def _free(self, box) -> bool:
         f = self.frame
         if box.bounds[0] < f.x0 or box.bounds[1] < f.y0 or box.bounds[2] > f.x1 or box.bounds[3] > f.y1:
@@ -175,13 +185,15 @@ class LabelPlacer:
         color_inside: str = "black",
         gid: str | None = None,
         radii_pt: Sequence[float] = (8, 12, 17, 23, 30, 38, 48, 60, 75),
+        leader: bool = True,
         **text_kw,
     ):
         """Put ``text`` for country ``key`` whose anchor (data coordinates) is ``anchor``.
 
-        Inside the country (no leader) when its shape holds the text; else at the
-        nearest free spot around it with a thin leader line. Returns the artist,
-        or ``None`` (recorded in :attr:`skipped`) when no spot is free.
+        Inside the country (no leader) when its shape holds the text; else (when
+        ``leader``) at the nearest free spot around it with a thin leader line. Returns
+        the artist, or ``None`` (recorded in :attr:`skipped` when ``leader``) when no
+        spot is free.
         """
         import shapely
 
@@ -223,6 +235,8 @@ class LabelPlacer:
                     self.occupied.append(box)
                     self.placed.append((key, art, False))
                     return art
+        if not leader:
+            return None  # inside only (a first pass: labels that fit claim their countries first)
         anchor_pt = shapely.Point(ax_px)
         blocking = [o for o in self.occupied if not o.contains(anchor_pt)]
         best = None
@@ -246,7 +260,8 @@ class LabelPlacer:
                 if any(leader.intersects(o) for o in blocking):
                     continue  # no leader line through another label
                 crossings = sum(leader.intersects(ln) for ln in self.leaders)
-                score = self._data_overlap(box, key) / max(box.area, 1) * 40 + r + 25 * crossings
+                over = self._leader_over_data(leader, key) / self.px_per_pt  # pt of line over data land
+                score = self._data_overlap(box, key) / max(box.area, 1) * 70 + r + 60 * crossings + 1.0 * over
                 if best is None or score < best[0]:
                     best = (score, bx, by, box, leader)
             if best is not None and best[0] < r + 10:

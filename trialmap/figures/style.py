@@ -53,7 +53,7 @@ MUTED = "#555555"
 LEADER_LW = 0.4
 
 COUNT_CMAP = "YlGnBu"
-COUNT_RANGE = (0.3, 1.0)  # below 0.3 YlGnBu is too close to the land tint
+COUNT_RANGE = (0.35, 1.0)  # below 0.35 YlGnBu is too close to the land tint in greyscale
 RATE_CMAP = "PuRd"
 RATE_RANGE = (0.3, 1.0)
 GAIN_CMAP = "OrRd"

@@ -625,7 +625,7 @@ def _sensitivity(ctx: SuiteContext, width: str) -> Axes:
     from trialmap.figures.sensitivity import sensitivity_plot
 
     wide, summary = ctx.sensitivity
-    labels = dict(zip(summary["variant"], summary["description"], strict=True))
+    labels = {v: variant_words(v, d) for v, d in zip(summary["variant"], summary["description"], strict=True)}
     labels["default"] = "the definition as written"
     return sensitivity_plot(
         wide,
@@ -635,6 +635,17 @@ def _sensitivity(ctx: SuiteContext, width: str) -> Axes:
         source_line=ctx.source_line(),
         width=width,
     )
+
+
+def variant_words(variant: str, description: str) -> str:
+    """A sensitivity variant in words: ``"covid19=off"`` -> ``"covid19 trials left out (definition: in)"``."""
+    m = re.fullmatch(r"switch (\S+) (on|off) \(file: (on|off)\)", description)
+    if not m:
+        return description[:1].upper() + description[1:]
+    name, state, file_state = m.groups()
+    words = name.replace("_", " ")
+    return (f"{words} {'counted' if state == 'on' else 'left out'} "
+            f"(definition: {'counted' if file_state == 'on' else 'left out'})")
 
 
 def _sensitivity_caption(ctx: SuiteContext) -> str:

@@ -393,23 +393,30 @@ def label_map(
     anchor = anchors(geo)
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
+    todo = []
     for iso in keys:
         if iso not in first.index or iso not in has.index:
             continue
-        row = first.loc[iso]
         px, py = float(anchor.at[iso, "x"]), float(anchor.at[iso, "y"])
-        if not (x0 <= px <= x1 and y0 <= py <= y1):
+        if x0 <= px <= x1 and y0 <= py <= y1:
+            todo.append((iso, px, py))
+    # First the labels that fit inside their country, then the others with leader lines,
+    # so a neighbour's leader label never takes the room a country needs for its own.
+    placed = set()
+    for iso, px, py in todo:
+        if bool(first.loc[iso].get("tiny", False)):
             continue
         fill = classes.colors_for([has[iso]])[0]
-        placer.place(
-            iso,
-            f"{iso} {fmt(has[iso])}",
-            (px, py),
-            size=size,
-            inside=not bool(row.get("tiny", False)),
-            color_inside=style.text_color_on(fill),
-            gid=f"{gid_prefix}{iso}",
-        )
+        art = placer.place(iso, f"{iso} {fmt(has[iso])}", (px, py), size=size, inside=True, leader=False,
+                           color_inside=style.text_color_on(fill), gid=f"{gid_prefix}{iso}")
+        if art is not None:
+            placed.add(iso)
+    # Leader labels: the smallest countries first (they have the fewest good spots nearby).
+    area = {k: g.area for k, g in placer.shapes.items()}
+    rest = sorted((t for t in todo if t[0] not in placed), key=lambda t: area.get(t[0], 0.0))
+    for iso, px, py in rest:
+        placer.place(iso, f"{iso} {fmt(has[iso])}", (px, py), size=size, inside=False,
+                     gid=f"{gid_prefix}{iso}")
     ax.trialmap_skipped = placer.skipped  # labels no free spot was found for (tests assert none)
     return placer
 

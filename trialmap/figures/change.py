@@ -158,22 +158,26 @@ def change_map(
     placer = label_map(mx, geo, values.where(ch["change"] != 0, 0), classes, [], size=sz["label"])
     first = geo.drop_duplicates("iso3").set_index("iso3")
     anchor = anchors(geo)
-    for iso in [*gainers.index, *losers.index]:
-        if iso not in first.index:
-            continue
-        row = first.loc[iso]
-        c = int(ch.at[iso, "change"])
-        fill = change_colors(pd.Series([c]), classes)[0]
-        kind = "gain" if c > 0 else "loss"
-        placer.place(
-            iso,
-            f"{iso} {c:+d}".replace("-", "−"),
-            tuple(anchor.loc[iso, ["x", "y"]]),
-            size=sz["label"],
-            inside=not bool(row.get("tiny", False)),
-            color_inside=style.text_color_on(fill),
-            gid=f"{kind}-{iso}",
-        )
+    todo = [iso for iso in [*gainers.index, *losers.index] if iso in first.index]
+    area = {k: g.area for k, g in placer.shapes.items()}
+    done = set()
+    # inside first (no leader), then leader labels, smallest countries first (as Figure 1)
+    for leader in (False, True):
+        rest = (i for i in todo if i not in done)
+        order = todo if not leader else sorted(rest, key=lambda i: area.get(i, 0))
+        for iso in order:
+            row = first.loc[iso]
+            if not leader and bool(row.get("tiny", False)):
+                continue
+            c = int(ch.at[iso, "change"])
+            fill = change_colors(pd.Series([c]), classes)[0]
+            kind = "gain" if c > 0 else "loss"
+            art = placer.place(iso, f"{iso} {c:+d}".replace("-", "−"), tuple(anchor.loc[iso, ["x", "y"]]),
+                               size=sz["label"], inside=not leader, leader=leader,
+                               color_inside=style.text_color_on(fill), gid=f"{kind}-{iso}")
+            if art is not None:
+                done.add(iso)
+    mx.trialmap_skipped = placer.skipped
     handles = [Patch(fc=style.LAND, ec=style.BORDER, lw=style.BORDER_LW, label="no trials")]
     handles.append(
         Patch(

@@ -120,6 +120,19 @@ class LabelPlacer:
         """Mark a box (display space) as taken: a legend, a call-out, a panel heading."""
         self.occupied.append(_shapely_box(bbox, pad_pt * self.px_per_pt))
 
+    def occupy_markers(self, collection, pad_pt: float = 0.8) -> None:
+        """Mark each marker of a scatter (a tiny-country dot) as taken, so no label covers it."""
+        import shapely
+
+        sizes = collection.get_sizes()
+        offsets = collection.get_offsets()
+        if not len(offsets):
+            return
+        xy = self.ax.transData.transform(offsets)
+        for i, (x, y) in enumerate(xy):
+            r = (np.sqrt(sizes[i % len(sizes)]) / 2 + pad_pt) * self.px_per_pt
+            self.occupied.append(shapely.Point(x, y).buffer(r, quad_segs=4))
+
     def occupy_shape(self, shape) -> None:
         """Mark a shapely geometry (display space) as taken (e.g. the inset's frame on the world map)."""
         self.occupied.append(shape)

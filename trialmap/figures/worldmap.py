@@ -389,6 +389,9 @@ def label_map(
             placer.occupy_shape(b)
         else:
             placer.occupy(b)
+    for coll in ax.collections:  # markers of tiny and small-population countries stay visible
+        if coll.get_gid() in ("tiny-countries", "small-population"):
+            placer.occupy_markers(coll)
     first = geo.drop_duplicates("iso3").set_index("iso3")
     anchor = anchors(geo)
     x0, x1 = ax.get_xlim()
@@ -933,7 +936,8 @@ def then_now(
     va = after[after["iso3"].notna()].set_index("iso3")[value].astype(float)
     both = pd.concat([vb[vb > 0], va[va > 0]])
     classes = Classes.from_values(both, f"{unit.capitalize()} per country (both panels)")
-    fig, (ax_a, ax_b), ax_l = world_figure(w, panels=2, panel_letters=True)
+    legend_mm = 10.0 if w >= 120 else 11.0
+    fig, (ax_a, ax_b), ax_l = world_figure(w, panels=2, panel_letters=True, legend_mm=legend_mm)
     geo = world.to_crs(EQUAL_EARTH)
     top = 12 if w >= 120 else 6
     for ax, v, letter, label in ((ax_a, vb, "a", before_label), (ax_b, va, "b", after_label)):
@@ -1002,7 +1006,7 @@ def per_capita_map(
         value_range=style.RATE_RANGE,
         max_classes=6,
     )
-    fig, (ax,), ax_l = world_figure(w)
+    fig, (ax,), ax_l = world_figure(w, legend_mm=13.0 if w >= 120 else 12.0)
     ax.set_gid("world")
     geo = world.to_crs(EQUAL_EARTH)
     choropleth(ax, geo, r, classes, marker_size=sz["marker"])

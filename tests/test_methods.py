@@ -13,7 +13,8 @@ def test_bundled_snapshot_says_where_it_came_from(result):
     assert '"msc-derived exosome" (1 record)' in text  # singular
     assert "## Figure legends" not in text  # no figures passed
     flow = result.flow.set_index("step")["n_remaining"]
-    assert f"{flow['in_scope']} studied an inflammatory or autoimmune condition" in text
+    assert f"{flow['in_scope']} studied a condition in one of the definition's categories" in text
+    assert "tested the intervention the definition names" in text  # generic, not "MSC"
 
 
 def test_fetched_snapshot_states_query_and_fetch_date_and_unknown_steps(result):

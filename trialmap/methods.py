@@ -21,7 +21,7 @@ FLOW_PROSE = {
     "msc_confirmed": "{n} tested the intervention the definition names (not only a derived product)",
     "posted_by_as_of": "{n} were first posted on or before the as-of date",
     "study_type": "{n} were interventional",
-    "in_scope": "{n} studied an inflammatory or autoimmune condition of the definition",
+    "in_scope": "{n} studied a condition in one of the definition's categories",
     "with_site": "{n} listed at least one site",
     "with_mapped_country": "{n} had a site in a country that could be mapped",
 }

@@ -26,6 +26,7 @@ from trialmap.figures.worldmap import (
     EQUAL_EARTH,
     Classes,
     anchors,
+    fill_polygons,
     frame_map,
     label_map,
     plot_geo,
@@ -124,8 +125,8 @@ def change_map(
     )
     fig, (mx,), lx = world_figure(w, legend_mm=15.0 if w >= 120 else 22.0)
     mx.set_gid("world")
-    plot_geo(geo, mx, color=change_colors(change, classes), edgecolor=style.BORDER, linewidth=style.BORDER_LW)
-    coll = mx.collections[-1]
+    coll = fill_polygons(mx, geo, change_colors(change, classes), edgecolor=style.BORDER,
+                         linewidth=style.BORDER_LW)
     coll.set_gid("countries")
     coll.trialmap_data = (change != 0).to_numpy()
     same = geo[(change == 0) & (before > 0)]

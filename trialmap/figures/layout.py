@@ -141,10 +141,14 @@ class LabelPlacer:
         self.occupy(artist.get_window_extent(renderer(self.fig)), pad_pt)
 
     def _measure(self, text: str, size: float, **kw) -> tuple[float, float]:
-        t = self.ax.text(0, 0, text, fontsize=size, **kw)
-        b = t.get_window_extent(renderer(self.fig))
-        t.remove()
-        return b.width, b.height
+        key = (text, size, tuple(sorted(kw.items())))
+        cache = self.__dict__.setdefault("_sizes", {})
+        if key not in cache:
+            t = self.ax.text(0, 0, text, fontsize=size, **kw)
+            b = t.get_window_extent(renderer(self.fig))
+            t.remove()
+            cache[key] = (b.width, b.height)
+        return cache[key]
 
     def _small_countries(self, box, own: str | None):
         """Data countries the box touches that cannot hold it (so it would hide them)."""
@@ -183,9 +187,14 @@ class LabelPlacer:
 
     def _free(self, box) -> bool:
         f = self.frame
-        if box.bounds[0] < f.x0 or box.bounds[1] < f.y0 or box.bounds[2] > f.x1 or box.bounds[3] > f.y1:
+        x0, y0, x1, y1 = box.bounds
+        if x0 < f.x0 or y0 < f.y0 or x1 > f.x1 or y1 > f.y1:
             return False
-        return not any(box.intersects(o) for o in self.occupied)
+        for o in self.occupied:
+            ox0, oy0, ox1, oy1 = o.bounds
+            if ox0 <= x1 and x0 <= ox1 and oy0 <= y1 and y0 <= oy1 and box.intersects(o):
+                return False
+        return True
 
     def place(
         self,
@@ -214,7 +223,11 @@ class LabelPlacer:
         pad = 0.8 * self.px_per_pt
         ax_px = self.ax.transData.transform(anchor)
         shape = self.shapes.get(key)
-        if inside and shape is not None and not shape.is_empty:
+        fits = shape is not None and not shape.is_empty and shape.area > w * h
+        if fits:
+            sx0, sy0, sx1, sy1 = shape.bounds
+            fits = sx1 - sx0 > w and sy1 - sy0 > h
+        if inside and fits:
             tol = 0.3 * self.px_per_pt
             # the anchor first, then nearby spots that still lie inside the country
             shifts = sorted(
@@ -396,11 +409,10 @@ def map_data_shapes(ax: Axes) -> list:
     attribute ``trialmap_data`` (a boolean per path) set by the drawing code.
     """
     import shapely
-    from matplotlib.collections import PatchCollection
 
     out = []
     for coll in ax.collections:
-        if coll.get_gid() != "countries" or not isinstance(coll, PatchCollection):
+        if coll.get_gid() != "countries":
             continue
         mask = getattr(coll, "trialmap_data", None)
         if mask is None:

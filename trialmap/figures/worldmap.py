@@ -23,6 +23,7 @@ Design choices a reviewer may ask about:
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,41 @@ def plot_geo(geo: gpd.GeoDataFrame, ax: Axes, **kwargs) -> None:
         geo.plot(ax=ax, **kwargs)
     finally:
         del canvas.draw_idle
+
+
+def polygon_paths(geoms) -> list:
+    """One matplotlib Path per (multi)polygon, built with vectorised shapely calls.
+
+    The same paths geopandas' plotting makes (exterior and holes of every part, closed),
+    about three times faster for a world map of 250 countries and their islands.
+    """
+    import shapely
+    from matplotlib.path import Path
+
+    geoms = np.asarray(list(geoms), dtype=object)
+    parts, part_geom = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(coords), Path.LINETO, dtype=np.uint8)
+    starts = np.flatnonzero(np.r_[True, coord_ring[1:] != coord_ring[:-1]])
+    ends = np.r_[starts[1:] - 1, len(coords) - 1]
+    codes[starts] = Path.MOVETO
+    codes[ends] = Path.CLOSEPOLY
+    coord_geom = part_geom[ring_part[coord_ring]] if len(coords) else np.zeros(0, int)
+    bounds = np.searchsorted(coord_geom, np.arange(len(geoms) + 1))
+    return [Path(coords[a:b], codes[a:b]) if b > a else Path(np.zeros((0, 2))) for a, b in
+            itertools.pairwise(bounds)]
+
+
+def fill_polygons(ax: Axes, geo: gpd.GeoDataFrame, colors, *, edgecolor=None, linewidth=0.3,
+                  zorder: float = 1, **kw):
+    """Draw ``geo``'s polygons as one PathCollection (one face per row); return it."""
+    from matplotlib.collections import PathCollection
+
+    coll = PathCollection(polygon_paths(geo.geometry), facecolors=colors, edgecolors=edgecolor,
+                          linewidths=linewidth, transform=ax.transData, zorder=zorder, **kw)
+    ax.add_collection(coll, autolim=True)
+    return coll
 
 
 def lightness(color) -> float:
@@ -299,8 +335,7 @@ def choropleth(
     """
     v = geo["iso3"].map(values.dropna()).astype("float64").fillna(0.0)
     v[geo["iso3"].isna() | (geo["iso3"] == "")] = 0.0
-    plot_geo(geo, ax, color=classes.colors_for(v), edgecolor=style.BORDER, linewidth=style.BORDER_LW)
-    coll = ax.collections[-1]
+    coll = fill_polygons(ax, geo, classes.colors_for(v), edgecolor=style.BORDER, linewidth=style.BORDER_LW)
     coll.set_gid("countries")
     coll.trialmap_data = (v > 0).to_numpy()
     if not tiny or "tiny" not in geo:

@@ -123,7 +123,7 @@ def change_map(
         cmap=style.GAIN_CMAP,
         value_range=style.GAIN_RANGE,
     )
-    fig, (mx,), lx = world_figure(w, legend_mm=15.0 if w >= 120 else 22.0)
+    fig, (mx,), lx = world_figure(w, legend_mm=15.0)
     mx.set_gid("world")
     coll = fill_polygons(mx, geo, change_colors(change, classes), edgecolor=style.BORDER,
                          linewidth=style.BORDER_LW)

@@ -234,6 +234,12 @@ class LabelPlacer:
                 ((fx * 0.15 * w, fy * 0.35 * h) for fx in range(-4, 5) for fy in range(-3, 4)),
                 key=lambda d: d[0] ** 2 + (2 * d[1]) ** 2,
             )
+            # last, the pole of inaccessibility of the largest part (the roomiest spot inside)
+            part = max(getattr(shape, "geoms", [shape]), key=lambda g: g.area)
+            from shapely.ops import polylabel
+
+            pole = polylabel(part, tolerance=1.0)
+            shifts.append((pole.x - ax_px[0], pole.y - ax_px[1]))
             for dx, dy in shifts:
                 cx, cy = ax_px[0] + dx, ax_px[1] + dy
                 box = shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)

@@ -293,7 +293,8 @@ def _figure1_caption(ctx: SuiteContext) -> str:
         classes=_figure1_classes(ctx),
         value=ctx.rule.column,
         unit=ctx.rule.unit,
-    ) + _record(ctx)
+    ) + (" In the 89 mm version, countries outside the inset with a single trial are not labelled (their "
+         "fill is the class 1); tiny countries are.") + _record(ctx)
 
 
 def _record(ctx: SuiteContext) -> str:

@@ -652,6 +652,9 @@ def figure1(
         outline=outline,
         marker_size=sz["marker"],
         integer=integer,
+        # 89 mm: the world map has room for the countries with two or more trials (and the
+        # tiny ones, whose dots need a name); the one-trial countries read from their colour
+        min_label=2 if w < 120 else 0,
     )
 
     ax_l = add_axes_mm(fig, *boxes["legend"])
@@ -688,8 +691,10 @@ def world_panel(
     integer: bool = True,
     label: bool = True,
     fmt=None,
+    min_label: float = 0,
 ) -> Any:
-    """One world choropleth in ``ax`` with collision-free labels (countries in ``exclude`` unlabelled)."""
+    """One world choropleth in ``ax`` with collision-free labels (countries in ``exclude``, and
+    those below ``min_label`` unless tiny, unlabelled)."""
     choropleth(ax, geo, values, classes, marker_size=marker_size)
     frame_map(ax, world_extent(geo))
     occupied = []
@@ -702,7 +707,8 @@ def world_panel(
     if not label:
         return None
     order = values[values > 0].sort_values(ascending=False)
-    keys = [k for k in order.index if k not in set(exclude)]
+    tiny = set(geo.loc[geo["tiny"], "iso3"]) if "tiny" in geo else set()
+    keys = [k for k in order.index if k not in set(exclude) and (order[k] >= min_label or k in tiny)]
     if outline is not None:  # countries inside the inset's frame are labelled in the inset
         import shapely
 

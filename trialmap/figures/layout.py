@@ -190,11 +190,13 @@ class LabelPlacer:
         x0, y0, x1, y1 = box.bounds
         if x0 < f.x0 or y0 < f.y0 or x1 > f.x1 or y1 > f.y1:
             return False
-        for o in self.occupied:
-            ox0, oy0, ox1, oy1 = o.bounds
-            if ox0 <= x1 and x0 <= ox1 and oy0 <= y1 and y0 <= oy1 and box.intersects(o):
-                return False
-        return True
+        if not self.occupied:
+            return True
+        import shapely
+
+        b = shapely.bounds(np.asarray(self.occupied, dtype=object))  # (n, 4), one C call
+        near = (b[:, 0] <= x1) & (x0 <= b[:, 2]) & (b[:, 1] <= y1) & (y0 <= b[:, 3])
+        return not any(box.intersects(self.occupied[i]) for i in np.flatnonzero(near))
 
     def place(
         self,

@@ -66,3 +66,60 @@ def test_region_total_counts_distinct_trials_not_the_sum(result):
     assert rc.at["Europe", "n_trials"] < summed  # multinational European trials
     again = region_counts(sites, result.included, {"Europe": europe})
     assert again.at[0, "n_trials"] == rc.at["Europe", "n_trials"]
+
+
+# -- derivations the figures draw (moved from the figure layer) ------------------------------
+
+
+def test_counts_as_of_equal_an_as_of_run(result, bundled_snapshot, definition):
+    from trialmap import aggregate, pipeline
+
+    replay = pipeline.run(bundled_snapshot, definition, as_of="2018-06-14")
+    names = result.country_counts.set_index("iso3")["country"].to_dict()
+    ids, counts = aggregate.counts_as_of(result.tables.studies, result.tables.sites, result.included,
+                                         "2018-06-14", names)
+    assert sorted(ids) == sorted(replay.included)
+    got = counts.set_index("iso3")["n_trials"].to_dict()
+    assert got == replay.country_counts.set_index("iso3")["n_trials"].to_dict()
+
+
+def test_country_change_says_what_kind_of_change(result):
+    import pandas as pd
+
+    from trialmap import aggregate
+
+    before = pd.DataFrame({"iso3": ["USA", "CHN", "FRA"], "country": ["US", "China", "France"],
+                           "n_trials": [5, 3, 2]})
+    after = pd.DataFrame({"iso3": ["USA", "CHN", "ESP"], "country": ["US", "China", "Spain"],
+                          "n_trials": [7, 3, 1]})
+    ch = aggregate.country_change(before, after).set_index("iso3")
+    assert ch["status"].to_dict() == {"USA": "gained", "ESP": "first", "CHN": "unchanged", "FRA": "lost"}
+    assert ch.loc["FRA", "change"] == -2
+
+
+def test_per_capita_uses_natural_earth_population_and_leaves_out_small_ones(result):
+    from trialmap import aggregate
+    from trialmap.population import POP_YEAR, load_population
+
+    pop = load_population()
+    assert pop["iso3"].is_unique and (pop["pop_est"] > 0).all()
+    assert int(pop.set_index("iso3").at["CHN", "pop_year"]) == POP_YEAR == 2019
+    pc = aggregate.per_capita(result.country_counts, pop).set_index("iso3")
+    usa = pc.loc["USA"]
+    n_usa = result.country_counts.set_index("iso3").at["USA", "n_trials"]
+    assert usa["rate"] == pytest.approx(n_usa / usa["pop_est"] * 1e7)
+    assert bool(pc.at["ATG", "small_population"]) and pc["rate"].isna()["ATG"]  # 97,000 people
+    assert pc["rate"].dropna().is_monotonic_decreasing
+
+
+def test_categories_by_country_counts_distinct_trials(result):
+    from trialmap import aggregate
+
+    t = aggregate.categories_by_country(result.categories, result.tables.sites, top=3)
+    assert list(dict.fromkeys(t["iso3"])) == result.country_counts["iso3"].head(3).tolist()  # CHN, USA, ESP
+    cats = result.categories
+    sites = result.tables.sites
+    gvhd = set(cats.loc[cats["category"] == "gvhd", "nct_id"])
+    usa = set(sites.loc[sites["iso3"] == "USA", "nct_id"])
+    row = t[(t["category"] == "gvhd") & (t["iso3"] == "USA")]
+    assert int(row["n_trials"].iloc[0]) == len(gvhd & usa)

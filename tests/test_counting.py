@@ -180,11 +180,12 @@ def test_refresh_with_a_rule_as_of_and_switches_says_so_everywhere(tmp_path, cap
     for name in ("figure1", "flow"):
         assert (out / "figures" / f"{name}.pdf").stat().st_size > 5_000
         with Image.open(out / "figures" / f"{name}.png") as im:
-            source = im.info["Description"]  # the source line printed on the figure
-        assert "As of 2018-06-30" in source  # the short line on the image
-        described = json.loads((out / "figures" / f"{name}.json").read_text())["description"]
-        assert "Counting: fractional" in described and "not as they were then" in described
-        assert "osteoarthritis on" in described and "withdrawn sites not counted" in described
+            source = im.info["Description"]  # the short source line printed on the figure
+        assert "as of 2018-06-30" in source and "=" not in source
+        # the full record (rule, switches, as-of) is in the caption, off the image
+        caption = json.loads((out / "figures" / f"{name}.json").read_text())["figure"]["caption"]
+        assert "Counting: fractional" in caption and "As of 2018-06-30" in caption
+        assert "osteoarthritis on" in caption and "withdrawn sites not counted" in caption
     cats = pd.read_csv(out / "category_counts.csv").set_index("category")
     assert cats.at["all", "n_trials"] == len(studies) and "osteoarthritis" in cats.index
     stdout = capsys.readouterr().out

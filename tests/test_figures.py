@@ -1,48 +1,20 @@
-"""Figure 1: assertions on the drawn artists (colours against counts, labels, sizes, palette)."""
+"""Figure 1: assertions on the drawn artists (colours against counts, classes, labels, inset,
+legend, sizes, palette), at 183 and 89 mm."""
 
 from __future__ import annotations
 
+import itertools
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
 
-from trialmap import boundaries
-from trialmap.figures import (
-    BIN_EDGES,
-    MM,
-    NO_TRIALS_COLOR,
-    bin_colors,
-    figure1,
-    lightness,
-    min_font_size,
-    save_figure,
-)
-from trialmap.figures.worldmap import BOUNDARY_DISCLAIMER, caption
-
-
-@pytest.fixture(scope="module")
-def ax(result):
-    ax = result.figure1()
-    yield ax
-    plt.close(ax.figure)
-
-
-@pytest.fixture(scope="module")
-def world():
-    return boundaries.load_world()
-
-
-@pytest.fixture(scope="module")
-def single(result, world):
-    europe = int(result.region_counts.set_index("region").at["Europe", "n_trials"])
-    from trialmap.countries import region_members
-
-    ax = figure1(result.country_counts, world, regions={"Europe": (europe, region_members("Europe"))},
-                 source_line="Data: ClinicalTrials.gov", width="single")
-    yield ax
-    plt.close(ax.figure)
+from trialmap import boundaries, countries
+from trialmap.figures import MM, Classes, data_classes, figure1, lightness, min_font_size, style
+from trialmap.figures.suite import DEFAULT_FIGURES, SuiteContext, draw
+from trialmap.figures.worldmap import BOUNDARY_DISCLAIMER, class_labels, drawn_codes
 
 
 def by_gid(ax_or_fig, gid):
@@ -52,129 +24,184 @@ def by_gid(ax_or_fig, gid):
     return found[0]
 
 
-def _expected_color(n):
-    if n < 1:
-        return to_rgba(NO_TRIALS_COLOR)
-    return bin_colors()[int(np.searchsorted(BIN_EDGES, n, side="right")) - 1]
+def panel(fig, gid):
+    return next(a for a in fig.axes if a.get_gid() == gid)
 
 
-def test_each_country_is_filled_with_the_colour_of_its_count(ax, result, world):
-    faces = by_gid(ax, "countries").get_facecolors()
+def in_axes(ax, gid):
+    found = [a for a in ax.get_children() if a.get_gid() == gid]
+    assert found, f"no artist with gid {gid!r} in this panel"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def world():
+    return boundaries.load_world()
+
+
+@pytest.fixture(scope="module")
+def double(result):
+    ax = draw(result, "figure1", "double")
+    yield ax
+    plt.close(ax.figure)
+
+
+@pytest.fixture(scope="module")
+def single(result):
+    ax = draw(result, "figure1", "single")
+    yield ax
+    plt.close(ax.figure)
+
+
+@pytest.fixture(scope="module")
+def classes(result):
+    v = result.country_counts["n_trials"]
+    return Classes.from_values(v[v > 0], "")
+
+
+def test_classes_come_from_the_data_and_none_is_empty(result, classes):
+    v = result.country_counts["n_trials"].to_numpy()
+    assert list(classes.edges) == [1, 2, 5, 10, 20, 50]
+    assert list(classes.labels) == ["1", "2–4", "5–9", "10–19", "20–49", "50–74"]  # closed at the maximum
+    idx = np.searchsorted(classes.edges, v, side="right") - 1
+    assert all((idx == i).any() for i in range(len(classes.edges)))
+    # an empty class is merged away, and a lone maximum still gets its class
+    assert data_classes([1, 1, 3, 150]) == [1, 2, 100]
+    assert class_labels([1, 2, 100], 150) == ["1", "2–99", "100–150"]
+
+
+def test_each_country_is_filled_with_the_colour_of_its_class(double, result, world, classes):
+    faces = in_axes(double, "countries").get_facecolors()
     assert len(faces) == len(world)
     counts = result.country_counts.set_index("iso3")["n_trials"]
+    expected = classes.colors_for(world["iso3"].map(counts).fillna(0))
+    assert np.allclose(faces, np.asarray(expected))
     iso = world["iso3"].to_numpy()
-    # Every polygon, not a sample: the fill is the class of that country's count.
-    for i, code in enumerate(iso):
-        assert tuple(faces[i]) == pytest.approx(_expected_color(int(counts.get(code, 0)))), code
-    # China and the US lead, in the 50-99 class; Nigeria has no trial.
-    assert set(result.country_counts.head(2)["iso3"]) == {"CHN", "USA"}
-    assert tuple(faces[np.flatnonzero(iso == "USA")[0]]) == pytest.approx(bin_colors()[5])
-    assert tuple(faces[np.flatnonzero(iso == "NGA")[0]]) == pytest.approx(to_rgba(NO_TRIALS_COLOR))
+    assert tuple(faces[np.flatnonzero(iso == "USA")[0]]) == pytest.approx(classes.colors[-1])
+    assert tuple(faces[np.flatnonzero(iso == "NGA")[0]]) == pytest.approx(to_rgba(style.LAND))
 
 
-def test_callouts_labels_legend_and_source_line(ax, result):
-    n_usa = int(result.country_counts.set_index("iso3").at["USA", "n_trials"])
-    assert f"{n_usa} trials" in by_gid(ax, "callout-USA").get_text()
-    assert "China" in by_gid(ax, "callout-CHN").get_text()
-    europe = int(result.region_counts.set_index("region").at["Europe", "n_trials"])
-    assert by_gid(ax, "callout-Europe").get_text() == f"Europe\n{europe} trials"
-    assert "ESP 23" in by_gid(ax, "callout-Europe-leaders").get_text()
-    # Leaders outside the call-outs are labelled with their ISO code and count.
-    for code in ("KOR", "CAN", "AUS"):
-        n = int(result.country_counts.set_index("iso3").at[code, "n_trials"])
-        assert by_gid(ax, f"label-{code}").get_text() == f"{code} {n}"
-    src = " ".join(by_gid(ax, "source-line").get_text().split())
-    # One short line on the image; the definition and counting rule go to the caption and metadata.
-    for part in ("ClinicalTrials.gov", "2022-01-21", "ctgov-classic-2022-01-21", "Natural Earth"):
-        assert part in src
-    assert result.definition.label not in src
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["0", "1", "2–4", "5–9", "10–19", "20–49", "50–99", "≥100"]
+def test_zero_trial_land_is_tinted_and_borders_print(double):
+    coll = in_axes(double, "countries")
+    lightest_class = Classes.from_values([1], "").colors[0]
+    assert lightness(lightest_class) < lightness(style.LAND) < 96
+    assert min(coll.get_linewidths()) >= 0.25
+    assert lightness(style.BORDER) < 70
 
 
-def test_tiny_countries_with_trials_are_drawn_as_markers(world):
-    # Synthetic counts: Singapore and Malta are too small to see as polygons.
-    counts = pd.DataFrame({"iso3": ["SGP", "MLT", "CHN"], "country": ["", "", ""], "n_trials": [3, 1, 40]})
-    ax = figure1(counts, world)
+def test_the_palette_reads_in_greyscale(classes):
+    steps = [lightness(style.LAND)] + [lightness(c) for c in classes.colors]
+    assert all(a - b >= 7 for a, b in itertools.pairwise(steps)), steps
+
+
+def test_every_country_with_trials_is_named_once(double, single, result, world):
+    cc = result.country_counts
+    with_trials = set(cc.loc[cc["n_trials"] > 0, "iso3"])
+    assert set(drawn_codes(double.figure)) == with_trials
+    # 89 mm: on the world map, one-trial countries read from their colour; tiny ones keep a name
+    tiny = set(world.loc[world["tiny"], "iso3"])
+    named = set(drawn_codes(single.figure))
+    assert set(cc.loc[cc["n_trials"] >= 2, "iso3"]) | (tiny & with_trials) <= named <= with_trials
+    for ax in (double, single):
+        labels = drawn_codes(ax.figure)
+        for iso, text in labels.items():
+            n = int(result.country_counts.set_index("iso3").at[iso, "n_trials"])
+            assert text == f"{iso} {n}"
+        n_labels = sum(1 for t in ax.figure.findobj(plt.Text) if (t.get_gid() or "").startswith("label-"))
+        assert n_labels == len(labels)  # once each
+
+
+def test_tiny_countries_with_trials_get_a_marker_and_a_leader_label(double, world, result):
+    tiny = set(world.loc[world["tiny"], "iso3"])
+    with_trials = set(result.country_counts.loc[result.country_counts["n_trials"] > 0, "iso3"])
+    assert {"ATG", "TTO", "CYM"} <= tiny & with_trials
+    markers = in_axes(double, "tiny-countries")
+    assert len(markers.get_offsets()) >= 3
+    for iso in tiny & with_trials:
+        label = by_gid(double, f"label-{iso}")
+        assert label.arrow_patch is not None  # a leader line, not a label over the dot
+        assert label.get_text() == f"{iso} {result.country_counts.set_index('iso3').at[iso, 'n_trials']}"
+
+
+def test_europe_inset_states_which_europe_it_counts(double, single, result):
+    rc = result.region_counts.set_index("region")["n_trials"]
+    for ax in (double, single):
+        inset = panel(ax.figure, "europe-inset")
+        heading = by_gid(inset, "europe-heading").get_text()
+        assert f"Europe (UN M49): {rc['Europe']} trials" in heading
+        assert f"with Cyprus and Türkiye: {rc['Europe (paper)']}" in heading
+        # European countries are labelled in the inset, not on the world map
+        inset_labels = {t.get_gid() for t in inset.texts}
+        assert {"label-ESP", "label-SWE", "label-DEU", "label-NLD", "label-BEL"} <= inset_labels
+        world_labels = {t.get_gid() for t in panel(ax.figure, "world").texts}
+        assert "label-ESP" not in world_labels and "label-CHN" in world_labels
+        assert any(line.get_gid() == "europe-frame" for line in panel(ax.figure, "world").lines)
+
+
+def test_legend_is_beside_the_map_with_patches_drawn_like_the_fills(double, single, classes):
+    for ax in (double, single):
+        leg = panel(ax.figure, "legend").get_legend()
+        assert [t.get_text() for t in leg.get_texts()] == ["0", *classes.labels]
+        patches = leg.get_patches()
+        assert to_rgba(patches[0].get_facecolor()) == pytest.approx(to_rgba(style.LAND))
+        for p, c in zip(patches[1:], classes.colors, strict=True):
+            assert p.get_facecolor() == pytest.approx(c)
+            assert p.get_linewidth() == pytest.approx(style.BORDER_LW)
+
+
+def test_ranked_panel_at_183_mm_only(double, single, result):
+    ranked = panel(double.figure, "ranked")
+    names = [t.get_text() for t in ranked.get_yticklabels()][::-1]
+    assert names[:3] == ["China (CHN)", "United States (USA)", "Spain (ESP)"]
+    assert all(a.get_gid() != "ranked" for a in single.figure.axes)
+
+
+def test_each_width_has_its_own_layout(double, single):
+    assert double.figure.get_figwidth() / MM == pytest.approx(183.0)
+    assert single.figure.get_figwidth() / MM == pytest.approx(89.0)
+    # 89 mm: the inset spans the column (not the 183 mm layout shrunk)
+    inset = panel(single.figure, "europe-inset").get_position()
+    assert inset.width > 0.95
+    assert min_font_size(double.figure) >= 6.0 and min_font_size(single.figure) >= 6.0
+
+
+def test_caption_defines_every_code_and_states_classes_europe_and_disclaimer(result):
+    spec = next(f for f in DEFAULT_FIGURES if f.name == "figure1")
+    text = spec.caption(SuiteContext(result, {}))
+    assert text.startswith("MSC trials in inflammatory and autoimmune disease: number of trials per country")
+    for iso in result.country_counts["iso3"].dropna():
+        assert f"{iso}, " in text
+    assert "ATG, Antigua and Barbuda" in text and "KOR, South Korea" in text
+    assert "Classes (derived from the data, none empty): 1, 2–4, 5–9, 10–19, 20–49, 50–74" in text
+    eu = result.region_counts.set_index("region").loc["Europe"]
+    assert f"UN M49 Europe ({eu['n_trials']} distinct trials in {eu['n_countries']} countries)" in text
+    assert "Türkiye" in text
+    assert "EPSG:3035" in text and BOUNDARY_DISCLAIMER in text
+    assert "registry data date 2022-01-21" in text and "snapshot ctgov-classic-2022-01-21" in text
+
+
+def test_a_single_panel_can_be_drawn_into_a_notebook_axes(result, world):
+    fig, ax = plt.subplots()
     try:
-        markers = by_gid(ax, "tiny-countries")
-        assert len(markers.get_offsets()) == 2
-        drawn = {tuple(np.round(c, 6)) for c in markers.get_facecolors()}
-        assert drawn == {tuple(np.round(_expected_color(n), 6)) for n in (3, 1)}
+        out = figure1(result.country_counts, world, ax=ax)
+        assert out is ax and by_gid(ax, "countries")
+    finally:
+        plt.close(fig)
+
+
+def test_figure1_draw_and_export_stay_quick(result, tmp_path):
+    # The main command's default: Figure 1 drawn once, PDF + 300 dpi PNG (about a second alone;
+    # generous here because the test suite shares two cores).
+    t0 = time.perf_counter()
+    ax = draw(result, "figure1", "double")
+    try:
+        ax.figure.savefig(tmp_path / "f.pdf")
+        ax.figure.savefig(tmp_path / "f.png", dpi=300)
     finally:
         plt.close(ax.figure)
+    assert time.perf_counter() - t0 < 8.0
 
 
-def test_palette_reads_in_greyscale():
-    # CIE L* must fall from "no trials" through every class, by a visible step each time.
-    lightnesses = [lightness(NO_TRIALS_COLOR)] + [lightness(c) for c in bin_colors()]
-    steps = np.diff(lightnesses)
-    assert (steps < -8).all(), lightnesses
-    assert lightnesses[0] > 95 and lightnesses[-1] < 20
-
-
-def test_projection_is_equal_area(ax, world):
-    # Brazil is 3.9 times the size of Greenland on the globe; on the map it must be too
-    # (Mercator would make them look about equal). Expected ratio from geodesic areas.
-    from pyproj import Geod
-
-    geod = Geod(ellps="WGS84")
-    faces = by_gid(ax, "countries")
-    iso = world["iso3"].to_numpy()
-
-    def drawn_area(code):
-        total = 0.0
-        for i in np.flatnonzero(iso == code):
-            for poly in faces.get_paths()[i].to_polygons():
-                x, y = poly[:, 0], poly[:, 1]
-                total += abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2
-        return total
-
-    def true_area(code):
-        return sum(abs(geod.geometry_area_perimeter(g)[0]) for g in world.loc[iso == code, "geometry"])
-
-    expected = true_area("BRA") / true_area("GRL")
-    assert drawn_area("BRA") / drawn_area("GRL") == pytest.approx(expected, rel=0.03)
-
-
-def test_sizes_and_type_at_both_column_widths(ax, single):
-    assert ax.figure.get_figwidth() / MM == pytest.approx(183.0)
-    assert single.figure.get_figwidth() / MM == pytest.approx(89.0)
-    # Printed sizes: nothing below 5 pt at either width.
-    assert min_font_size(ax.figure) >= 5.0
-    assert min_font_size(single.figure) >= 5.0
-    # Narrow: the legend is one row under the map, not over the Americas.
-    legend = single.get_legend()
-    assert legend._ncols == 8
-    single.figure.canvas.draw()
-    box = legend.get_window_extent()
-    assert box.y1 <= single.get_window_extent().y0 + 1
-    assert by_gid(single, "callout-CHN") and by_gid(single, "label-KOR")
-
-
-def test_caption_has_numbers_and_boundary_disclaimer(result):
-    text = caption(result.country_counts, n_trials=len(result.included), data_date=result.data_date,
-                   regions={"Europe": 68})
-    cc = result.country_counts
-    assert f"{len(result.included)} trials in {int((cc['n_trials'] > 0).sum())} countries" in text
-    top = ", ".join(f"{r.country} ({r.n_trials})" for r in cc.head(3).itertuples())
-    assert top.startswith("China (74), United States (73)") and top in text
-    assert text.endswith(BOUNDARY_DISCLAIMER)
-    assert "do not imply the expression of any opinion" in BOUNDARY_DISCLAIMER
-    assert BOUNDARY_DISCLAIMER not in caption(result.country_counts, n_trials=275, data_date="x",
-                                              disclaimer=False)
-
-
-def test_save_figure_embeds_truetype_fonts_and_png_is_300_dpi(ax, tmp_path):
-    pdf, png = save_figure(ax.figure, tmp_path / "fig", ("pdf", "png"), dpi=300,
-                           metadata={"Title": "Figure 1"})
-    raw = pdf.read_bytes()
-    assert b"/FontFile2" in raw and b"/Type3" not in raw
-    from PIL import Image
-
-    with Image.open(png) as im:
-        assert im.info["dpi"] == pytest.approx((300, 300), abs=1)
-        assert im.info["Title"] == "Figure 1"
-        # 183 mm wide at 300 dpi, give or take the tight bounding box.
-        assert 1900 < im.width < 2250
-    assert not list(tmp_path.glob(".*"))  # no temporary files left
+def test_region_members_of_the_inset_are_un_m49_europe():
+    members = countries.region_members("Europe")
+    assert "RUS" in members and "TUR" not in members and "CYP" not in members

@@ -33,7 +33,8 @@ TOLERANCE = 1.0
 def draw_readme_figure(result, path):
     ctx = SuiteContext(result, result.provenance([]))
     with mpl.rc_context(journal_rc("double")):
-        ax = next(f for f in DEFAULT_FIGURES if f.name == "figure1").draw(ctx, "double")
+        spec = next(f for f in DEFAULT_FIGURES if f.name == "figure1")
+        ax = spec.draw(ctx, "double")
     try:
         ax.figure.savefig(path, dpi=DPI, metadata={"Software": None})
     finally:

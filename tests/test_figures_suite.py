@@ -17,6 +17,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from trialmap import aggregate, boundaries, countries
+from trialmap.aggregate import ALL
 from trialmap.errors import OutputError
 from trialmap.figures import (
     change_map,
@@ -30,8 +31,8 @@ from trialmap.figures import (
 )
 from trialmap.figures.change import change_colors
 from trialmap.figures.export import PROVENANCE_KEY
-from trialmap.figures.suite import DEFAULT_FIGURES, FigureSpec, write_figures
-from trialmap.figures.timeline import ALL
+from trialmap.figures.suite import DEFAULT_FIGURES, FigureSpec, figure_names, write_figures
+from trialmap.figures.worldmap import Classes
 from trialmap.methods import methods_markdown
 
 from .test_figures import by_gid
@@ -70,7 +71,8 @@ def test_region_bars_are_the_region_counts_with_eu27_inside_europe(result):
         for region in ("Europe", "Asia", "Americas", "Africa", "Oceania"):
             assert by_gid(ax, f"bar-{region}").get_width() == rc[region]
         assert by_gid(ax, "subset-EU27").get_width() == rc["EU27"] < rc["Europe"]
-        assert by_gid(ax, "value-Europe").get_text() == f"{rc['Europe']} (of which EU27 {rc['EU27']})"
+        assert by_gid(ax, "value-Europe").get_text() == (
+            f"{rc['Europe']} (of which EU27 {rc['EU27']}, light inner bar)")
         # Largest first, top to bottom; the subset is not a row of its own.
         labels = [t.get_text() for t in ax.get_yticklabels()]
         assert labels == ["Asia", "Americas", "Europe", "Oceania", "Africa"]
@@ -92,26 +94,27 @@ def test_yearly_counts_match_start_years_in_the_raw_records(result, raw):
     raw_usa = pd.Series([t["start"] for t in raw.values()
                          if t["start"] and "United States" in t["countries"]])
     assert usa[usa > 0].to_dict() == raw_usa.value_counts().to_dict()
-    assert usa[2020] == 22  # the COVID-19 year
+    assert usa[2020] == usa.max()  # the COVID-19 year
 
 
-def test_timeline_draws_bars_and_lines_from_the_table(result):
+def test_timeline_draws_small_multiples_with_the_partial_year_in_every_series(result):
     y = yearly_counts(result.tables.studies, result.tables.sites, result.included)
     ax = timeline(y, data_date="2022-01-21", source_line="Data: x", width="double")
     try:
-        bars = [p for p in ax.patches if p.get_gid() == "bars-all"]
-        total = y[y["iso3"] == ALL]
-        assert [b.get_height() for b in bars] == total["n_trials"].tolist()
-        # The registry data date's year is partial: hatched, the years before are not.
-        hatched = {round(b.get_x() + b.get_width() / 2) for b in bars if b.get_hatch()}
-        assert hatched == {2022}
-        line = by_gid(ax, "line-CHN")
-        assert line.get_ydata().tolist() == y.loc[y["iso3"] == "CHN", "n_trials"].tolist()
-        assert line.get_label() == "China (CHN)"
-        # Lines differ by marker and dash too, so they survive greyscale printing.
-        styles = {(by_gid(ax, f"line-{c}").get_marker(), str(by_gid(ax, f"line-{c}").get_linestyle()))
-                  for c in ("USA", "CHN", "ESP", "KOR")}
-        assert len(styles) == 4
+        fig = ax.figure
+        for iso in (ALL, "USA", "CHN", "ESP", "KOR"):
+            gid = "bars-all" if iso == ALL else f"bars-{iso}"
+            bars = [p for p in fig.findobj() if getattr(p, "get_gid", lambda: None)() == gid]
+            rows = y[y["iso3"] == iso]
+            assert [b.get_height() for b in bars] == rows["n_trials"].tolist(), iso
+            # The registry data date's year is partial, in every series (hatched, lighter)
+            hatched = {round(b.get_x() + b.get_width() / 2) for b in bars if b.get_hatch()}
+            assert hatched == {2022}, iso
+        panels = [a for a in fig.axes
+                  if (a.get_gid() or "").startswith("panel-") and a.get_gid() != "panel-all"]
+        assert [a.get_gid() for a in panels] == ["panel-CHN", "panel-USA", "panel-ESP", "panel-KOR"]
+        assert len({a.get_ylim() for a in panels}) == 1  # one scale for the countries
+        assert panels[1].get_title(loc="left") == "United States (USA)"
     finally:
         plt.close(ax.figure)
 
@@ -174,7 +177,9 @@ def test_change_map_colours_gains_and_hatches_losses(two_exports):
         ax = change_map(change, world, before_label="50", after_label="10", width="single")
         try:
             faces = by_gid(ax, "countries").get_facecolors()
-            expected = change_colors(world["iso3"].map(change.set_index("iso3")["change"]).fillna(0))
+            gains = change.set_index("iso3")["change"].clip(lower=0).astype(float)
+            classes = Classes.from_values(gains[gains > 0], "", cmap="OrRd", value_range=(0.3, 1.0))
+            expected = change_colors(world["iso3"].map(change.set_index("iso3")["change"]).fillna(0), classes)
             assert np.allclose(faces, np.asarray(expected))
             top = change.iloc[0] if old is after else change.sort_values("change").iloc[0]
             kind = "gain" if top["change"] > 0 else "loss"
@@ -190,35 +195,60 @@ def test_change_map_colours_gains_and_hatches_losses(two_exports):
 
 @pytest.fixture(scope="module")
 def suite(result, tmp_path_factory):
-    """The whole suite at both widths; PDF and 300 dpi PNG only to keep the test fast (every
-    format is read back in test_export.py, and the main command's full set in test_cli.py)."""
+    """The whole suite at both widths; PDF only to keep the test fast (every format is read
+    back in test_export.py, PNG for Figure 1 below, the main command's full set in test_cli.py)."""
     out = tmp_path_factory.mktemp("figures")
-    exports = write_figures(result, out, result.provenance(["--data-dir", "x"]), formats=("pdf", "png"),
-                            dpis=(300,))
+    exports = write_figures(result, out, result.provenance(["--data-dir", "x"]), formats=("pdf",))
     return out, exports
 
 
 def test_suite_writes_every_figure_at_both_widths(suite):
     figs, exports = suite
     assert [e.sidecar.name for e in exports] == [
-        f"{spec.name}{'' if w == 'double' else '_' + w}.json"
-        for spec in DEFAULT_FIGURES for w in spec.widths]
-    for name in ("figure1", "regions", "timeline", "change"):
-        for stem, width in ((name, 183.0), (f"{name}_single", 89.0)):
+        f"{f.name}{'' if w == 'double' else '_' + w}.json" for f in DEFAULT_FIGURES for w in f.widths]
+    for spec in DEFAULT_FIGURES:
+        for stem, width in ((spec.name, 183.0), (f"{spec.name}_single", 89.0)):
             side = json.loads((figs / f"{stem}.json").read_text())
             assert side["figure"]["width_mm"] == width
-            assert side["figure"]["min_font_pt"] >= 5.0
+            assert side["figure"]["min_font_pt"] >= 6.0
             assert "ctgov-classic-2022-01-21" in side["figure"]["source_line"]
-            assert side["figure"]["caption"]
+            assert side["figure"]["caption"] and "MSC trials" in side["figure"]["caption"]
             reader = PdfReader(figs / f"{stem}.pdf")
             assert float(reader.pages[0].mediabox.width) * 25.4 / 72 == pytest.approx(width, abs=0.01)
             assert json.loads(reader.metadata[f"/{PROVENANCE_KEY}"])["figure"]["name"] == stem
             assert b"/Type3" not in (figs / f"{stem}.pdf").read_bytes()
-            with Image.open(figs / f"{stem}.png") as im:
-                assert abs(im.width - round(width / 25.4 * 300)) <= 1
             for f in side["files"]:
                 data = (figs / f["file"]).read_bytes()
                 assert hashlib.sha256(data).hexdigest() == f["sha256"]
+
+
+def test_figure1_png_is_the_width_at_300_dpi(result, tmp_path):
+    (e,) = write_figures(result, tmp_path, {}, names="figure1", widths=("single",), formats=("png",),
+                         dpis=(300,))
+    with Image.open(e.files[0].path) as im:
+        assert abs(im.width - round(89 / 25.4 * 300)) <= 1
+
+
+def test_figure_names_parse_all_and_lists_in_suite_order():
+    names = [f.name for f in DEFAULT_FIGURES]
+    assert figure_names("all") == names
+    assert figure_names("flow, figure1") == ["figure1", "flow"]
+    assert figure_names(["sitemap", "figure1-then-now"]) == ["figure1-then-now", "sitemap"]
+    with pytest.raises(OutputError, match="unknown figure 'figure2'"):
+        figure_names("figure1,figure2")
+    with pytest.raises(OutputError, match="names no figure"):
+        figure_names(" , ")
+
+
+def test_the_figure_set_is_an_immutable_default(result):
+    import trialmap.figures.suite as suite_module
+
+    assert isinstance(DEFAULT_FIGURES, tuple)
+    assert not hasattr(suite_module, "register") and not hasattr(suite_module, "FIGURES")
+    with pytest.raises(AttributeError):
+        DEFAULT_FIGURES[0].name = "other"  # frozen
+    # the run figures (site maps, flow) are part of the default set, not added by the CLI
+    assert {"sitemap", "sitemap-europe", "sitemap-east-asia", "flow"} <= set(figure_names("all"))
 
 
 def test_change_trials_table_and_sidecar_numbers(suite, result):
@@ -242,35 +272,34 @@ def test_methods_text_states_the_runs_numbers_and_figure_legends(suite, result):
         "registry data date 2022-01-21", "(records dated 2022-01-20: 1,525, 2022-01-21: 258)",
         '"mesenchymal" (1,086 records)', "full_studies?expr=<term>&fmt=json",
         "obtained from github.com/jesnyder/meta_map", "Of 1,783 records read",
-        f"{flow['intervention_confirmed']:,} tested mesenchymal",
+        f"{flow.iloc[2]:,} tested mesenchymal stem/stromal cells",
         f"{flow['study_type']:,} were interventional",
         f"{flow['in_scope']:,} studied", f"{flow['with_site']:,} listed at least one site",
         f"comprises {flow['with_mapped_country']:,} trials",
         f'"{result.definition.name}" version {result.definition.version}',
         "Trials per country = distinct trials with at least one site in the country",
-        "SHA-256 024e6c0e305f", "## Figure legends", "**figure1**", "**change**", "trials first posted",
+        "SHA-256 024e6c0e305f", "## Figure legends", "**figure1**", "**change**", "first posted between",
     ):
         assert part in text, part
     assert "figure1_single" not in text
 
 
-def test_a_figure_added_to_the_set_is_drawn_and_exported_and_the_default_set_is_unchanged(result, tmp_path):
-    # The extension point: the figure set is a value passed explicitly, not a registry.
+def test_a_figure_set_of_ones_own_is_passed_explicitly(result, tmp_path):
+    # A notebook's own figure: a new tuple, nothing registered anywhere.
     def draw(ctx, width):
         _, ax = plt.subplots(figsize=(89 / 25.4, 40 / 25.4), layout="constrained")
-        flow = ctx.result.flow
+        flow = ctx.run.flow
         ax.barh(flow["step"], flow["n_remaining"], gid="flow-bars")
         return ax
 
-    spec = FigureSpec("flow_test", "Flow", draw=draw, data=lambda ctx: ctx.result.flow,
+    spec = FigureSpec("flow_test", "Flow", draw=draw, data=lambda ctx: ctx.run.flow,
                       caption=lambda ctx: "Records remaining per step.", widths=("single",))
     mine = (*DEFAULT_FIGURES, spec)
-    (e,) = write_figures(result, tmp_path, result.provenance([]), names=["flow_test"],
-                         formats=("pdf",), suite=mine)
+    (e,) = write_figures(result, tmp_path, result.provenance([]), names=["flow_test"], figures=mine,
+                         formats=("pdf",))
     assert e.files[0].path == tmp_path / "flow_test_single.pdf"
     rows = json.loads(e.sidecar.read_text())["data"]["records"]
     assert rows[0] == {"step": "records_read", "n_remaining": 1783, "n_excluded": 0}
     assert e.record["figure"]["caption"] == "Records remaining per step."
-    with pytest.raises(OutputError, match="unknown figure 'flow_test'"):
-        write_figures(result, tmp_path, {}, names=["flow_test"])
-    assert "flow_test" not in [f.name for f in DEFAULT_FIGURES]
+    with pytest.raises(OutputError, match="unknown figure"):
+        write_figures(result, tmp_path, {}, names=["flow_test"])  # not in the default set

@@ -237,6 +237,7 @@ def test_sitemap_draws_one_dot_per_place_sized_by_trials(result):
     import matplotlib.pyplot as plt
 
     from trialmap.figures import site_points, sitemap
+    from trialmap.figures.suite import DEFAULT_FIGURES, SuiteContext
 
     sites = result.tables.sites[result.tables.sites["nct_id"].isin(set(result.included))]
     pts = site_points(sites)
@@ -247,10 +248,11 @@ def test_sitemap_draws_one_dot_per_place_sized_by_trials(result):
     assert len(dots.get_offsets()) == len(pts)
     sizes = dots.get_sizes()
     assert sizes.max() > sizes.min()  # bigger dot, more trials
-    plt.close(ax.figure)
-    ax = result.figure("sitemap")  # the run's site map credits the coordinates it used
-    src = next(t for t in [*ax.texts, *ax.figure.texts] if t.get_gid() == "source-line").get_text()
-    assert "GeoNames" in src and "CC BY 4.0" in src and "Natural Earth" in src
+    src = next(t for t in ax.figure.texts if t.get_gid() == "source-line").get_text()
+    assert result.snapshot.id in src
+    # the coordinate and boundary credits are in the caption (provenance off the image)
+    caption = next(f for f in DEFAULT_FIGURES if f.name == "sitemap").caption(SuiteContext(result))
+    assert "GeoNames" in caption and "CC BY 4.0" in caption and "Natural Earth" in caption
     world_width = np.diff(ax.get_xlim())[0]
     plt.close(ax.figure)
     ax = sitemap(pts, world, result.country_counts, region="Europe")

@@ -12,7 +12,9 @@ def test_bundled_snapshot_says_where_it_came_from(result):
     assert '"msc-derived exosome" (1 record)' in text  # singular
     assert "## Figure legends" not in text  # no figures passed
     flow = result.flow.set_index("step")["n_remaining"]
-    assert f"{flow['in_scope']} studied an inflammatory or autoimmune condition" in text
+    # The definition's own sentences (studyset.step_prose), with this run's numbers.
+    assert f"{flow['in_scope']} studied an inflammatory or autoimmune condition of the definition" in text
+    assert f"{flow['intervention_confirmed']:,} tested mesenchymal stem/stromal cells" in text
 
 
 def test_fetched_snapshot_states_query_and_fetch_date_and_unknown_steps(result):

@@ -15,13 +15,12 @@ from .conftest import BUNDLED_ID
 
 def test_source_line_is_one_short_line_with_source_date_and_snapshot(result):
     line = provenance.source_line(result)
-    assert "\n" not in line and len(line) < 130
-    assert line == (f"Data: ClinicalTrials.gov (U.S. National Library of Medicine), registry data date "
-                    f"2022-01-21, snapshot {BUNDLED_ID}.")
-    maps = provenance.source_line(result, boundaries=True)
-    assert maps.endswith("Boundaries: Natural Earth (public domain).")
+    assert "\n" not in line and len(line) < 100
+    assert line == f"Source: ClinicalTrials.gov, registry data date 2022-01-21, snapshot {BUNDLED_ID}"
     replay = dataclasses.replace(result, as_of="2018-06-14")
-    assert provenance.source_line(replay).endswith("As of 2018-06-14.")
+    assert provenance.source_line(replay).endswith("; as of 2018-06-14")
+    fell_back = dataclasses.replace(result, fetch={"fallback": True})
+    assert provenance.source_line(fell_back).endswith("(local snapshot: API unreachable)")
 
 
 def test_description_carries_the_definition_switches_and_rule(result):

@@ -16,10 +16,12 @@ from typing import Any
 # How each step of the selection flow reads in prose; other steps are named as they are.
 FLOW_PROSE = {
     "unique_records": "{n} had a unique NCT number",
-    # The definition's own sentences (provenance "definition.step_prose") replace these.
-    "intervention_confirmed": "{n} tested the definition's intervention",
-    "study_type": "{n} had a study type of the definition",
-    "in_scope": "{n} studied a condition in the definition's scope",
+    # "msc_confirmed" is the earlier name of "intervention_confirmed": both read the same.
+    "intervention_confirmed": "{n} tested the intervention the definition names (not only a derived product)",
+    "msc_confirmed": "{n} tested the intervention the definition names (not only a derived product)",
+    "posted_by_as_of": "{n} were first posted on or before the as-of date",
+    "study_type": "{n} were interventional",
+    "in_scope": "{n} studied a condition in one of the definition's categories",
     "with_site": "{n} listed at least one site",
     "with_mapped_country": "{n} had a site in a country that could be mapped",
 }
@@ -108,7 +110,8 @@ def methods_markdown(
         snapshot, definition, counting rule, flow counts, versions.
     figures
         The exports of the figures (:class:`trialmap.figures.export.Export`);
-        each double-column figure's legend is listed under "Figure legends".
+        each figure's legend is listed once under "Figure legends" (the 89 mm
+        version shares the 183 mm version's legend).
 
     Returns
     -------
@@ -168,14 +171,16 @@ def methods_markdown(
         "an explicit table; names that could not be mapped are listed in `unknown_countries.csv`"
         + (f" ({len(provenance['unknown_countries'])} names)." if provenance.get("unknown_countries") else
            " (none in this run).")
-        + " Maps use the equal-area Equal Earth projection and "
+        + " World maps use the equal-area Equal Earth projection (EPSG:8857), the Europe inset and "
+        "regional site maps Lambert azimuthal equal-area projections (Europe: EPSG:3035), with "
         f"{provenance.get('boundaries', 'Natural Earth boundaries')}.",
         "",
         f"**Software.** trialmap {provenance.get('trialmap_version', '?')}"
         + (f" ({versions})" if versions else "")
         + (f", command `{command}`" if command else "")
-        + ". Figures carry the snapshot id, registry data date, definition and counting rule in a source "
-        "line and in their file metadata; `provenance.json` lists the SHA-256 of every output.",
+        + ". Each figure prints a one-line source (registry, registry data date, snapshot id); its legend "
+        "below, its file metadata and its JSON sidecar carry the full record (definition and switches, "
+        "counting rule, software), and `provenance.json` lists the SHA-256 of every output.",
         "",
     ]
     legends = [

@@ -380,7 +380,7 @@ class Run:
         """
         from trialmap.figures import suite
 
-        return suite.draw(self, name, width, self.provenance())
+        return suite.draw(self, name, width, provenance=self.provenance())
 
     def figure1(self, ax=None, **kw):  # -> matplotlib Axes
         """Draw Figure 1, the world map of trials per country.

@@ -52,29 +52,31 @@ def _fallback_note(run: Any) -> str:
     return ""
 
 
-def source_line(run: Any, *, boundaries: bool = False) -> str:
-    """The short credit printed on a figure.
+def source_line(run: Any) -> str:
+    """The one short line a figure prints: source, registry data date, snapshot id.
+
+    Adds "(local snapshot: API unreachable)" when the run fell back on a local
+    snapshot, and the date of an as-of replay. Definition, switches, counting
+    rule, credits and software are not on the image: they are in the caption
+    (:func:`description`), ``methods.md``, the file metadata and the sidecar.
 
     Parameters
     ----------
     run : trialmap.Run
         Any object with ``snapshot``, ``data_date``, ``as_of`` and ``fetch``.
-    boundaries : bool, default False
-        Add the Natural Earth credit (maps).
 
     Returns
     -------
     str
-        E.g. ``"Data: ClinicalTrials.gov (U.S. National Library of Medicine), registry
-        data date 2022-01-21, snapshot ctgov-classic-2022-01-21."``
+        E.g. ``"Source: ClinicalTrials.gov, registry data date 2022-01-21, snapshot
+        ctgov-classic-2022-01-21"``.
     """
-    line = (
-        f"Data: {CTGOV_CREDIT}, registry data date {run.data_date}, snapshot "
-        f"{run.snapshot.id}{_fallback_note(run)}."
-    )
+    line = f"Source: ClinicalTrials.gov, registry data date {run.data_date}, snapshot {run.snapshot.id}"
+    if (getattr(run, "fetch", None) or {}).get("fallback"):
+        line += " (local snapshot: API unreachable)"
     if getattr(run, "as_of", None):
-        line += f" As of {run.as_of}."
-    return line + (f" Boundaries: {NE_CREDIT}." if boundaries else "")
+        line += f"; as of {run.as_of}"
+    return line
 
 
 def as_of_note(run: Any) -> str:

@@ -138,27 +138,28 @@ def min_font_size(fig: Figure) -> float:
     return min(sizes) if sizes else float("nan")
 
 
-def add_source_line(fig: Figure, text: str, *, fontsize: float = 5.0, gid: str = "source-line"):
-    """Print ``text`` (source, data date, snapshot, rule) along the bottom of ``fig``; return the Text.
+def add_source_line(fig: Figure, text: str, *, fontsize: float = 6.0, gid: str = "source-line",
+                    layout: bool = True):
+    """Print ``text`` (the short source line) along the bottom of ``fig``; return the Text.
 
     The text is wrapped to the figure's width here (not at draw time), so the
     space it needs is known: a constrained-layout figure shrinks its axes to
-    make room; other figures are left as they are.
+    make room; a figure laid out in millimetres keeps a band for it.
     """
     import textwrap
 
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-    width_pt = fig.get_figwidth() * 72
-    per_line = max(20, int(width_pt / (0.56 * fontsize)))  # DejaVu Sans: ~0.56 em per character
+    width_pt = fig.get_figwidth() * 72 - 4
+    per_line = max(20, int(width_pt / (0.58 * fontsize)))  # DejaVu Sans: ~0.55 em per character
     wrapped = textwrap.fill(text, per_line)
     n_lines = wrapped.count("\n") + 1
     frac = (n_lines * fontsize * 1.25 + 3) / (fig.get_figheight() * 72)
     engine = fig.get_layout_engine()
-    if isinstance(engine, ConstrainedLayoutEngine):
+    if layout and isinstance(engine, ConstrainedLayoutEngine):
         engine.set(rect=(0, frac, 1, 1 - frac))  # (left, bottom, width, height)
-    return fig.text(0.005, 0.004, wrapped, fontsize=fontsize, color="#333333", ha="left", va="bottom",
-                    gid=gid, linespacing=1.15)
+    return fig.text(1.5 / 72 / fig.get_figwidth(), 1.5 / 72 / fig.get_figheight(), wrapped,
+                    fontsize=fontsize, color="#333333", ha="left", va="bottom", gid=gid, linespacing=1.15)
 
 
 @dataclass(frozen=True)

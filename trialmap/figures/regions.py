@@ -7,18 +7,20 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from trialmap.figures import style
 from trialmap.figures.export import MM, SINGLE_COLUMN_MM, add_source_line, width_mm
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-BAR_COLOR = "#225ea8"  # YlGnBu dark blue: L* 39, reads as mid-dark grey in greyscale
-SUBSET_COLOR = "#7fcdbb"  # YlGnBu light teal: L* 77, clearly lighter than its parent bar
+BAR_COLOR = style.NEUTRAL  # a plain count: neutral grey, not a map class colour
+SUBSET_COLOR = style.NEUTRAL_LIGHT
+NO_LOCATION_LABEL = "No mappable site"
 
 
 def regions_height_mm(n_rows: int) -> float:
     """Height for ``n_rows`` bars plus the axis and a source line."""
-    return round(22.0 + 6.0 * n_rows, 1)
+    return round(20.0 + 5.5 * n_rows, 1)
 
 
 def regions_bar(
@@ -26,6 +28,7 @@ def regions_bar(
     *,
     subsets: Mapping[str, str] | None = None,
     order: Sequence[str] | None = None,
+    no_location: int | None = None,
     source_line: str | None = None,
     width: str | float = SINGLE_COLUMN_MM,
     ax: Axes | None = None,
@@ -37,24 +40,21 @@ def regions_bar(
     region_counts
         ``region``, ``n_trials`` (as from :func:`trialmap.aggregate.region_counts`).
     subsets
-        Region -> the region it lies inside (default ``{"EU27": "Europe"}``):
-        drawn as a lighter inner bar on its parent's row, not as a row of its own,
-        because a separate row would read as a disjoint region.
+        Region -> the region it lies inside (default ``{"EU27": "Europe"}``): drawn as a
+        lighter, hatched inner bar on its parent's row.
     order
-        Regions to show, top to bottom; default: every non-subset region (only
-        the UN M49 continents when ``region_counts`` has a ``scheme`` column) by
-        ``n_trials`` (descending), ties by name.
+        Regions to show, top to bottom; default: the UN M49 continents by ``n_trials``.
+    no_location
+        In-scope trials with no mappable site, shown as a separate, outlined row below
+        the regions (they are on no map).
     width
         Printed width of a new figure (``"single"``, ``"double"`` or mm).
-    ax
-        Axes to draw into; a new figure when ``None``.
 
     Returns
     -------
     Axes
-        Bars have gid ``"bar-<region>"`` (width = the region's ``n_trials``),
-        inner subset bars ``"subset-<region>"``, value labels
-        ``"value-<region>"`` and the source line ``"source-line"`` (on the figure).
+        Bars have gid ``"bar-<region>"``, inner subset bars ``"subset-<region>"``, value
+        labels ``"value-<region>"``, the no-location row ``"bar-no-location"``.
     """
     import matplotlib.pyplot as plt
 
@@ -63,20 +63,21 @@ def regions_bar(
     if order is None:
         rows = n[~n.index.isin(list(subsets))]
         if "scheme" in region_counts:
-            # Several membership schemes overlap (continents, WHO regions...): bars show continents.
             continents = region_counts.loc[region_counts["scheme"] == "UN M49 continent", "region"]
             rows = rows[rows.index.isin(set(continents))]
         rows = rows.reset_index()
         order = rows.sort_values(["n_trials", "region"], ascending=[False, True])["region"].tolist()
     order = [r for r in order if r in n.index]
+    n_rows = len(order) + (1 if no_location else 0)
     if ax is None:
         w = width_mm(width)
-        _, ax = plt.subplots(figsize=(w * MM, regions_height_mm(len(order)) * MM), layout="constrained")
-    small = ax.figure.get_figwidth() / MM < 120
-    fs = 6.0 if small else 7.0
-
-    y = list(range(len(order)))[::-1]  # first region on top
-    for yi, region in zip(y, order, strict=True):
+        _, ax = plt.subplots(figsize=(w * MM, regions_height_mm(n_rows) * MM), layout="constrained")
+    fig = ax.figure
+    sz = style.sizes(fig.get_figwidth() / MM)
+    fs = sz["small"]
+    y = list(range(n_rows))[::-1]
+    labels = list(order)
+    for yi, region in zip(y, order, strict=False):
         value = int(n[region])
         ax.barh(yi, value, height=0.7, color=BAR_COLOR, gid=f"bar-{region}")
         label = f"{value}"
@@ -84,21 +85,32 @@ def regions_bar(
             if parent == region and sub in n.index:
                 ax.barh(yi, int(n[sub]), height=0.32, color=SUBSET_COLOR, hatch="////", edgecolor="white",
                         linewidth=0, gid=f"subset-{sub}")
-                label += f" (of which {sub} {int(n[sub])})"
+                label += f" (of which {sub} {int(n[sub])}, light inner bar)"
         ax.annotate(label, (value, yi), xytext=(2, 0), textcoords="offset points", va="center",
-                    ha="left", fontsize=fs - 0.5, gid=f"value-{region}")
-    ax.set_yticks(y, order, fontsize=fs)
-    ax.tick_params(axis="x", labelsize=fs - 0.5, width=0.5, length=2.5)
+                    ha="left", fontsize=fs, gid=f"value-{region}")
+    if no_location:
+        yi = y[-1]
+        ax.barh(yi, int(no_location), height=0.7, color="white", edgecolor=BAR_COLOR, linewidth=0.6,
+                gid="bar-no-location")
+        ax.annotate(f"{int(no_location)} (in scope, on no map)", (int(no_location), yi), xytext=(2, 0),
+                    textcoords="offset points", va="center", ha="left", fontsize=fs, gid="value-no-location")
+        labels.append(NO_LOCATION_LABEL)
+        ax.axhline(yi + 0.5, color="#999999", lw=0.4, ls=":")
+    ax.set_yticks(y, labels, fontsize=fs)
+    ax.tick_params(axis="x", labelsize=fs, width=0.4, length=2)
     ax.tick_params(axis="y", length=0)
     ax.set_xlabel("Trials with at least one site in the region", fontsize=fs)
-    top = max([int(n[r]) for r in order] + [1])
-    # Room on the right for the value labels.
-    ax.set_xlim(0, top * (1.45 if small else 1.3))
+    top = max([int(n[r]) for r in order] + [int(no_location or 0), 1])
+    # Room on the right for the value labels, but no axis beyond the data.
+    ax.set_xlim(0, top * (1.9 if fig.get_figwidth() / MM < 120 else 1.5))
+    ticks = [t for t in ax.xaxis.get_major_locator().tick_values(0, top) if 0 <= t <= top * 1.05]
+    ax.set_xticks(ticks)
+    ax.spines["bottom"].set_bounds(0, max(ticks) if ticks else top)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
-        ax.spines[side].set_linewidth(0.5)
+        ax.spines[side].set_linewidth(0.4)
     if source_line:
-        add_source_line(ax.figure, source_line)
-    ax.figure.set_facecolor("white")
+        add_source_line(fig, source_line, fontsize=sz["source"])
+    fig.set_facecolor("white")
     return ax

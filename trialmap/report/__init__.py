@@ -136,26 +136,22 @@ def _csp_hash(text: str) -> str:
 def _figure1_classes(values: pd.Series) -> tuple[list[int], list[str], list[tuple[str, str]]]:
     """Figure 1's colour classes for one counting rule's values (one per country).
 
-    Returns the class of each value (-1: none, drawn in the no-trials grey), its
-    fill, and the legend as (label, colour), "0" first. This is the only place the
-    report reads :mod:`trialmap.figures.worldmap`'s classes and palette, so that
-    Figure 1 and the report keep the same classes when those change.
+    Returns the class of each value (-1: none, drawn in the no-trials tint), its
+    fill, and the legend as (label, colour), "0" first. The classes are Figure 1's
+    own, derived from the data (:class:`trialmap.figures.worldmap.Classes`), so the
+    map on the page and the figure agree for every rule.
     """
     from matplotlib.colors import to_hex
 
-    from trialmap.figures.worldmap import BIN_EDGES, NO_TRIALS_COLOR, bin_colors, bin_labels, count_colors
+    from trialmap.figures.worldmap import NO_TRIALS_COLOR, Classes, classify
 
     v = pd.to_numeric(pd.Series(values), errors="coerce").fillna(0).astype(float).reset_index(drop=True)
-    # As Figure 1 draws it: a fractional share below one still marks a country with trials.
-    shade = v.where(~v.between(0, 1, inclusive="neither"), 1)
-    fills = [to_hex(c) for c in count_colors(shade)]
-    palette = [to_hex(c) for c in bin_colors()]
-    labels = bin_labels()
-    if not np.allclose(v % 1, 0):  # fractional shares: the first class is (0, 2)
-        labels[0] = f"<{BIN_EDGES[1]}"
-    classes = [palette.index(f) if x > 0 and f in palette else -1 for f, x in zip(fills, v, strict=True)]
-    legend = [("0", to_hex(NO_TRIALS_COLOR)), *zip(labels, palette, strict=True)]
-    return classes, fills, legend
+    classes = Classes.from_values(v[v > 0], "")
+    fills = [to_hex(c) for c in classes.colors_for(v)]
+    idx = [int(i) for i in classify(v, classes.edges)]
+    palette = [to_hex(c) for c in classes.colors]
+    legend = [("0", to_hex(NO_TRIALS_COLOR)), *zip(classes.labels, palette, strict=True)]
+    return idx, fills, legend
 
 
 def _no_trials_color() -> str:

@@ -33,9 +33,10 @@ CSV_STRATA = {"included": 35, "in_scope": 30, "msc_confirmed": 10}
 
 
 def decisions(snapshot):
-    from trialmap import refresh, studyset
+    from trialmap import pipeline, studyset
 
-    run = refresh.process(snapshot, studyset.load_definition())
+    # v2's decisions (the definition as it was then, kept in this folder as studyset_v2.toml)
+    run = pipeline.run(snapshot, studyset.load_definition(HERE / "studyset_v2.toml"))
     log = run.inclusion_log
     # in-scope trials without a site are "included" for the study-set question
     step = log["step"].where(~log["step"].isin(["with_site", "with_mapped_country"]), "included")

@@ -1,0 +1,76 @@
+"""Every figure of the suite at 89 and 183 mm, checked as a figure editor would: on the drawn
+artists (display space: no text over text, nothing off the page, no legend over land with
+data, no label over a country too small to hold it, every label placed) and on the written
+PDF read back (width, smallest type, overlapping and off-page text)."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import pytest
+
+from trialmap.figures.export import journal_rc, min_font_size
+from trialmap.figures.layout import layout_problems
+from trialmap.figures.pdfcheck import check_pdf
+from trialmap.figures.suite import DEFAULT_FIGURES, SuiteContext
+
+WIDTH_MM = {"double": 183.0, "single": 89.0}
+CASES = [(f.name, w) for f in DEFAULT_FIGURES for w in f.widths]
+
+
+@pytest.fixture(scope="module")
+def ctx(result):
+    return SuiteContext(result, {})  # one context: derived tables (sensitivity...) computed once
+
+
+@pytest.mark.parametrize(("name", "width"), CASES, ids=[f"{n}-{w}" for n, w in CASES])
+def test_figure_passes_the_layout_and_pdf_checks(ctx, name, width, tmp_path):
+    spec = next(f for f in DEFAULT_FIGURES if f.name == name)
+    with mpl.rc_context(journal_rc(width)):
+        ax = spec.draw(ctx, width)
+    fig = ax.figure
+    try:
+        assert layout_problems(fig) == []
+        skipped = {a.get_gid(): a.trialmap_skipped for a in fig.axes if getattr(a, "trialmap_skipped", None)}
+        assert skipped == {}, "labels without a free spot"
+        assert min_font_size(fig) >= 6.0
+        # provenance off the image: one short source line (>= 6 pt), no settings or switches
+        src = [t for t in fig.findobj(plt.Text) if t.get_gid() == "source-line"]
+        assert len(src) == 1 and src[0].get_fontsize() >= 6.0
+        text = " ".join(src[0].get_text().split())
+        assert "snapshot ctgov-classic-2022-01-21" in text and "registry data date 2022-01-21" in text
+        assert "=" not in text and "Counting" not in text
+        assert src[0].get_text().count("\n") <= (0 if width == "double" else 1)
+        # titles go in captions, never inside the figure
+        assert ctx.run.definition.title not in " ".join(t.get_text() for t in fig.findobj(plt.Text))
+        fig.savefig(tmp_path / "f.pdf")
+    finally:
+        plt.close(fig)
+    report = check_pdf(tmp_path / "f.pdf")
+    assert report.width_mm == WIDTH_MM[width]
+    assert report.min_size >= 6.0
+    assert report.overlaps == [] and report.off_page == []
+    assert report.texts, "labels must be text in the PDF (no outlined halos)"
+
+
+def test_every_figure_comes_at_both_widths():
+    assert all(f.widths == ("double", "single") for f in DEFAULT_FIGURES)
+    names = [f.name for f in DEFAULT_FIGURES]
+    for new in ("figure1-then-now", "figure1-per-capita", "categories-by-country", "sensitivity", "flow"):
+        assert new in names
+
+
+def test_the_pdf_check_sees_overlapping_and_off_page_text(tmp_path):
+    fig = plt.figure(figsize=(89 / 25.4, 30 / 25.4))
+    fig.text(0.1, 0.5, "Overlapping label", fontsize=6)
+    fig.text(0.15, 0.52, "another label", fontsize=6)
+    fig.text(0.95, 0.1, "runs off the page", fontsize=5)
+    try:
+        assert any("Overlapping label" in a for pair in layout_problems(fig) for a in pair.split(" / "))
+        fig.savefig(tmp_path / "bad.pdf")
+    finally:
+        plt.close(fig)
+    report = check_pdf(tmp_path / "bad.pdf")
+    assert report.width_mm == 89.0 and report.min_size == 5.0
+    assert [(a.text, b.text) for a, b in report.overlaps] == [("Overlapping label", "another label")]
+    assert [t.text for t in report.off_page] == ["runs off the page"]

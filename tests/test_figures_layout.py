@@ -74,3 +74,16 @@ def test_the_pdf_check_sees_overlapping_and_off_page_text(tmp_path):
     assert report.width_mm == 89.0 and report.min_size == 5.0
     assert [(a.text, b.text) for a, b in report.overlaps] == [("Overlapping label", "another label")]
     assert [t.text for t in report.off_page] == ["runs off the page"]
+
+
+def test_flow_exclusion_reasons_are_rules_not_record_quotes(result):
+    from trialmap.figures.flow import exclusion_reasons
+
+    reasons = exclusion_reasons(result.inclusion_log)
+    texts = [text for items in reasons.values() for text, _ in items]
+    # v3 reasons quote the record ("...name Erectile (other_autoimmune: mesh_ancestor D0000..."):
+    # the flow box says which rule applied, never a record's term or a MeSH id.
+    assert not [t for t in texts if "(" in t and ":" in t], texts
+    assert not [t for t in texts if "D000" in t or "_" in t], texts
+    scope = dict(reasons["in_scope"])
+    assert scope["MeSH names a category, but the title or conditions name a disease outside scope"] >= 1

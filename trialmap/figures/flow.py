@@ -53,6 +53,11 @@ REASON_WORDS: tuple[tuple[str, str], ...] = (
     (r"^study type missing", "Study type not recorded"),
     (r"^study type (.+)", r"Study type \1"),
     (r"^no .*category matched", "Condition outside the definition's categories"),
+    # v3 evidence rule: the reason quotes the record's terms; the box names the rule only.
+    (r"^MeSH evidence only, while", "MeSH names a category, but the title or conditions name a disease "
+                                    "outside scope"),
+    (r"^category set aside", "Category set aside by a condition it excludes"),
+    (r"^only the keyword list names", "Only the keyword list names a category"),
     (r"^record lists no site", "No site listed"),
     (r"^no site in a country", "No site in a country that could be mapped"),
 )

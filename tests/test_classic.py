@@ -100,7 +100,7 @@ def test_typed_reader_gives_the_old_readers_tables_on_every_bundled_record(table
     want = reference.classic_tarball(BUNDLED_TARBALL)
     for name in ("studies", "sites", "conditions", "interventions"):
         pd.testing.assert_frame_equal(getattr(tables, name), getattr(want, name), obj=name)
-        pd.testing.assert_frame_equal(getattr(classic._read_generic(BUNDLED_TARBALL), name),
+        pd.testing.assert_frame_equal(getattr(classic.read_generic(BUNDLED_TARBALL), name),
                                       getattr(want, name), obj=f"generic {name}")
 
 

@@ -643,10 +643,17 @@ def test_hostile_title_stays_text_in_the_browser(hostile, open_report, tmp_path)
 def test_the_precomputed_world_paths_equal_a_fresh_computation():
     # world_paths.json spares every run a second of path building; it must never go stale.
     from trialmap import boundaries
-    from trialmap.report import PATHS_FILE, SIMPLIFY_M, SVG_UNIT_M, _default_paths, _paths, _paths_key
+    from trialmap.report import (
+        PATHS_FILE,
+        SIMPLIFY_M,
+        SVG_UNIT_M,
+        default_world_paths,
+        world_paths,
+        world_paths_key,
+    )
 
     saved = json.loads(PATHS_FILE.read_text(encoding="utf-8"))
-    assert saved["key"] == _paths_key(SVG_UNIT_M, SIMPLIFY_M), "run python -m trialmap.report.build"
-    fresh = _paths(boundaries.load_world(), SVG_UNIT_M, SIMPLIFY_M)
-    view_box, countries, names, other, tiny = _default_paths(SVG_UNIT_M, SIMPLIFY_M)
+    assert saved["key"] == world_paths_key(SVG_UNIT_M, SIMPLIFY_M), "run python -m trialmap.report.build"
+    fresh = world_paths(boundaries.load_world(), SVG_UNIT_M, SIMPLIFY_M)
+    view_box, countries, names, other, tiny = default_world_paths(SVG_UNIT_M, SIMPLIFY_M)
     assert (tuple(view_box), countries, names, tuple(other), frozenset(tiny)) == fresh

@@ -236,9 +236,9 @@ def map_shapes(
     from trialmap.figures.worldmap import EQUAL_EARTH
 
     if world is None:
-        view_box, countries, names, other, tiny = _default_paths(unit, tolerance)
+        view_box, countries, names, other, tiny = default_world_paths(unit, tolerance)
     else:
-        view_box, countries, names, other, tiny = _paths(world, unit, tolerance)
+        view_box, countries, names, other, tiny = world_paths(world, unit, tolerance)
     points = boundaries.country_points().set_index("iso3")
     want = [
         iso for iso in dict.fromkeys(marked) if iso in points.index and (iso in tiny or iso not in countries)
@@ -258,7 +258,7 @@ def map_shapes(
 PATHS_FILE = Path(__file__).with_name("world_paths.json")
 
 
-def _paths_key(unit: float, tolerance: float) -> dict[str, Any]:
+def world_paths_key(unit: float, tolerance: float) -> dict[str, Any]:
     from trialmap import boundaries
     from trialmap.paths import sha256_file
 
@@ -267,20 +267,20 @@ def _paths_key(unit: float, tolerance: float) -> dict[str, Any]:
 
 
 @functools.cache
-def _default_paths(unit: float, tolerance: float):
+def default_world_paths(unit: float, tolerance: float):
     import json
 
     from trialmap import boundaries
 
     if PATHS_FILE.is_file():
         saved = json.loads(PATHS_FILE.read_text(encoding="utf-8"))
-        if saved.get("key") == _paths_key(unit, tolerance):
+        if saved.get("key") == world_paths_key(unit, tolerance):
             return (tuple(saved["view_box"]), saved["countries"], saved["names"], tuple(saved["other"]),
                     frozenset(saved["tiny"]))
-    return _paths(boundaries.load_world(), unit, tolerance)
+    return world_paths(boundaries.load_world(), unit, tolerance)
 
 
-def _paths(world, unit: float, tolerance: float):
+def world_paths(world, unit: float, tolerance: float):
     """(view box, iso3 -> path data, iso3 -> name, unattributed areas' path data, tiny iso3s)."""
     import shapely
 

@@ -12,13 +12,13 @@ import json
 import sys
 
 from trialmap import boundaries
-from trialmap.report import PATHS_FILE, SIMPLIFY_M, SVG_UNIT_M, _paths, _paths_key
+from trialmap.report import PATHS_FILE, SIMPLIFY_M, SVG_UNIT_M, world_paths, world_paths_key
 
 
 def main() -> int:
-    view_box, countries, names, other, tiny = _paths(boundaries.load_world(), SVG_UNIT_M, SIMPLIFY_M)
-    data = {"key": _paths_key(SVG_UNIT_M, SIMPLIFY_M), "view_box": list(view_box), "countries": countries,
-            "names": names, "other": list(other), "tiny": sorted(tiny)}
+    view_box, countries, names, other, tiny = world_paths(boundaries.load_world(), SVG_UNIT_M, SIMPLIFY_M)
+    data = {"key": world_paths_key(SVG_UNIT_M, SIMPLIFY_M), "view_box": list(view_box),
+            "countries": countries, "names": names, "other": list(other), "tiny": sorted(tiny)}
     tmp = PATHS_FILE.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(PATHS_FILE)

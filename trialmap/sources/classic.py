@@ -163,7 +163,7 @@ def read(path: Path) -> Tables:
         if studies.null_count == 0 and arrow_field(studies, "ProtocolSection").null_count == 0:
             arrow = v2.flatten(_as_v2(studies), 0, path.name)
     if arrow is None:
-        return _read_generic(path)
+        return read_generic(path)
     nct = arrow["studies"].column("nct_id").to_pylist()
     if len(set(nct)) != len(nct):
         seen: set[str] = set()
@@ -194,7 +194,7 @@ def _members(path: Path) -> tuple[list[str], list[bytes]]:
     return names, blobs
 
 
-def _read_generic(path: Path) -> Tables:
+def read_generic(path: Path) -> Tables:
     """The record-by-record reader (stdlib JSON)."""
     cols = Columns()
     seen: set[str] = set()

@@ -133,9 +133,9 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
     definition = pipeline.load_definition(args.definition)
     snap = pipeline.open_snapshot(args.snapshot, args.data_dir)
-    tables, _ = pipeline.locate(pipeline.read(snap))
     rule = aggregate.CountingRule(args.counting_rule)
-    wide, summary = sensitivity(tables, definition, rule)
+    run = pipeline.run(snap, definition, rule=rule)  # the default variant, and its provenance
+    wide, summary = sensitivity(run.tables, definition, rule)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary.to_string(index=False))  # noqa: T201
         print()  # noqa: T201
@@ -143,13 +143,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
     out = args.data_dir / "processed" / f"{snap.id}_sensitivity-{rule.name}"
     import matplotlib.pyplot as plt
 
-    from trialmap.provenance import CTGOV_CREDIT
-
-    src = (f"Data: {CTGOV_CREDIT}, registry data date {snap.manifest.get('registry_data_date', '?')}, "
-           f"snapshot {snap.id}.")
-    prov = {"snapshot": {"id": snap.id, "registry_data_date": snap.manifest.get("registry_data_date")},
-            "definition": {"name": definition.name, "version": definition.version, "title": definition.title},
-            "counting_rule": rule.describe(), "source_line": src}
+    src, prov = run.source_line(), run.provenance()
     with outputs.building(out) as tmp:
         wide.to_csv(tmp / "sensitivity_counts.csv", index=False)
         summary.to_csv(tmp / "sensitivity_summary.csv", index=False)

@@ -106,8 +106,9 @@ class PeakRSS:
         self.peak = max(self.peak, rss())
 
 
-def _stage(out: list[dict[str, Any]], name: str, rows: int | None, unit: str, fn: Callable[[], Any],
-           profile_dir: Path | None, size: str) -> Any:
+@contextlib.contextmanager
+def _measured(out: list[dict[str, Any]], name: str, unit: str, profile_dir: Path | None, size: str):
+    """Time the block, sample its peak RSS (and profile it with ``profile_dir``); append a row to ``out``."""
     prof = None
     if profile_dir is not None:
         from pyinstrument import Profiler
@@ -116,17 +117,26 @@ def _stage(out: list[dict[str, Any]], name: str, rows: int | None, unit: str, fn
         prof.start()
     with PeakRSS() as mem:
         t0 = time.perf_counter()
-        value = fn()
+        yield
         seconds = time.perf_counter() - t0
     if prof is not None:
         prof.stop()
         profile_dir.mkdir(parents=True, exist_ok=True)
         (profile_dir / f"{size}-{name.replace(' ', '-')}.txt").write_text(prof.output_text(show_all=False))
-    if callable(rows):
-        rows = rows(value)
-    out.append({"stage": name, "seconds": seconds, "rows": rows, "unit": unit,
-                "rows_per_s": (rows / seconds) if rows and seconds > 0 else None,
+    out.append({"stage": name, "seconds": seconds, "rows": None, "unit": unit, "rows_per_s": None,
                 "peak_mib": mem.peak / 2**20})
+
+
+def _rows(row: dict[str, Any], rows: int | None) -> None:
+    row["rows"] = rows
+    row["rows_per_s"] = rows / row["seconds"] if rows and row["seconds"] > 0 else None
+
+
+def _stage(out: list[dict[str, Any]], name: str, rows: int | None, unit: str, fn: Callable[[], Any],
+           profile_dir: Path | None, size: str) -> Any:
+    with _measured(out, name, unit, profile_dir, size):
+        value = fn()
+    _rows(out[-1], rows(value) if callable(rows) else rows)
     return value
 
 
@@ -153,32 +163,14 @@ def _timed_run(stages: list[dict[str, Any]], snap: Any, definition: Any, rule: A
     """``trialmap.pipeline.run`` with each of its stages timed (time, rows/s, peak RSS)."""
     from trialmap import pipeline
 
-    @contextlib.contextmanager
     def timer(stage: str):
         name, unit = names[stage]
-        prof = None
-        if profile_dir is not None:
-            from pyinstrument import Profiler
-
-            prof = Profiler(interval=0.001)
-            prof.start()
-        with PeakRSS() as mem:
-            t0 = time.perf_counter()
-            yield
-            seconds = time.perf_counter() - t0
-        if prof is not None:
-            prof.stop()
-            profile_dir.mkdir(parents=True, exist_ok=True)
-            out = profile_dir / f"{size}-{name.replace(' ', '-')}.txt"
-            out.write_text(prof.output_text(show_all=False))
-        stages.append({"stage": name, "seconds": seconds, "rows": None, "unit": unit,
-                       "rows_per_s": None, "peak_mib": mem.peak / 2**20})
+        return _measured(stages, name, unit, profile_dir, size)
 
     run = pipeline.run(snap, definition, rule=rule, timer=timer)
     rows = {"studies": len(run.tables.studies), "sites": len(run.tables.sites)}
     for st in stages[-len(pipeline.STAGES):]:
-        st["rows"] = rows[st["unit"]]
-        st["rows_per_s"] = st["rows"] / st["seconds"] if st["seconds"] > 0 else None
+        _rows(st, rows[st["unit"]])
     return run
 
 

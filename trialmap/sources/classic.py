@@ -32,8 +32,8 @@ FORMAT = "ctgov-classic-full-studies-tar"
 ENROLLMENT_TYPE = {"Anticipated": "ESTIMATED"}
 
 
-def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ``(member name, Study object)`` for every JSON member of the tarball."""
+def _json_members(path: Path) -> Iterator[tuple[str, bytes]]:
+    """``(member name, bytes)`` of every JSON member of the tarball, in archive order."""
     try:
         with tarfile.open(path, "r:gz") as tar:
             for member in tar:
@@ -42,15 +42,21 @@ def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                 fh = tar.extractfile(member)
                 if fh is None:  # pragma: no cover - isfile() members always have data
                     continue
-                try:
-                    record = json.loads(fh.read())
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    msg = f"{path.name}:{member.name} is not valid JSON ({exc})"
-                    raise SourceFormatError(msg) from exc
-                yield member.name, record.get("FullStudy", {}).get("Study", record)
+                yield member.name, fh.read()
     except (tarfile.TarError, EOFError, OSError) as exc:
         msg = f"{path} is not a readable tar.gz of classic API records ({exc})"
         raise SourceFormatError(msg) from exc
+
+
+def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``(member name, Study object)`` for every JSON member of the tarball."""
+    for name, blob in _json_members(path):
+        try:
+            record = json.loads(blob)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            msg = f"{path.name}:{name} is not valid JSON ({exc})"
+            raise SourceFormatError(msg) from exc
+        yield name, record.get("FullStudy", {}).get("Study", record)
 
 
 def _wrapped(module: dict[str, Any], list_key: str, item_key: str) -> list[Any]:
@@ -177,21 +183,8 @@ def read(path: Path) -> Tables:
 
 def _members(path: Path) -> tuple[list[str], list[bytes]]:
     """Names and bytes of the archive's JSON members, in archive order."""
-    names, blobs = [], []
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                if not (member.isfile() and member.name.endswith(".json")):
-                    continue
-                fh = tar.extractfile(member)
-                if fh is None:  # pragma: no cover - isfile() members always have data
-                    continue
-                names.append(member.name)
-                blobs.append(fh.read())
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        msg = f"{path} is not a readable tar.gz of classic API records ({exc})"
-        raise SourceFormatError(msg) from exc
-    return names, blobs
+    members = list(_json_members(path))
+    return [n for n, _ in members], [b for _, b in members]
 
 
 def read_generic(path: Path) -> Tables:

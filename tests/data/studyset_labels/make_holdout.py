@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sample import ARCHIVE, CSV, HERE, archive_text, describe, draw
+from make_sample import ARCHIVE, CSV, HERE, draw, write_sample
 
 SEED = 20261202
 ARCHIVE_STRATA = {"included": 60, "in_scope": 60, "intervention_confirmed": 25, "study_type": 5}
@@ -51,26 +51,7 @@ def main() -> None:
         snap = import_download(CSV, Path(tmp) / "raw", "holdout-csv", "2022-01-21")
         cdec = decisions(snap)
     csv_rows = draw(cdec, CSV_STRATA, rng, exclude=old | {r["nct_id"] for r in arch})
-    for name, rows in (("holdout_archive.csv", arch), ("holdout_website_csv.csv", csv_rows)):
-        with open(HERE / name, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, ["nct_id", "stratum", "stratum_size"])
-            w.writeheader()
-            w.writerows(sorted(rows, key=lambda r: r["nct_id"]))
-    recs = archive_text([r["nct_id"] for r in arch])
-    order = [r["nct_id"] for r in arch]
-    rng.shuffle(order)
-    with open(HERE / "holdout_blind_archive.txt", "w", encoding="utf-8") as fh:
-        for i in order:
-            fh.write(f"=== {i}\n{describe(recs[i])}\n\n")
-    with open(CSV, encoding="utf-8") as fh:
-        by_id = {r["NCT Number"]: r for r in csv.DictReader(fh)}
-    order = [r["nct_id"] for r in csv_rows]
-    rng.shuffle(order)
-    keep = ["Title", "Study Type", "Conditions", "Interventions", "Phases", "Outcome Measures"]
-    with open(HERE / "holdout_blind_website_csv.txt", "w", encoding="utf-8") as fh:
-        for i in order:
-            r = by_id[i]
-            fh.write(f"=== {i}\n" + "\n".join(f"{k}: {r[k]}" for k in keep) + "\n\n")
+    write_sample(arch, csv_rows, rng, sample="holdout", blind="holdout_blind")
 
 
 if __name__ == "__main__":

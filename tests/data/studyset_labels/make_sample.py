@@ -89,6 +89,31 @@ def describe(rec):
     return "\n".join(lines)
 
 
+def write_sample(arch, csv_rows, rng, *, sample: str, blind: str) -> None:
+    """Write ``<sample>_{archive,website_csv}.csv`` (strata) and ``<blind>_*.txt`` (the records'
+    text in a shuffled order, no stratum, no decision: all the labeller sees)."""
+    for name, rows in ((f"{sample}_archive.csv", arch), (f"{sample}_website_csv.csv", csv_rows)):
+        with open(HERE / name, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, ["nct_id", "stratum", "stratum_size"])
+            w.writeheader()
+            w.writerows(sorted(rows, key=lambda r: r["nct_id"]))
+    recs = archive_text([r["nct_id"] for r in arch])
+    order = [r["nct_id"] for r in arch]
+    rng.shuffle(order)
+    with open(HERE / f"{blind}_archive.txt", "w", encoding="utf-8") as fh:
+        for i in order:
+            fh.write(f"=== {i}\n{describe(recs[i])}\n\n")
+    with open(CSV, encoding="utf-8") as fh:
+        by_id = {r["NCT Number"]: r for r in csv.DictReader(fh)}
+    order = [r["nct_id"] for r in csv_rows]
+    rng.shuffle(order)
+    keep = ["Title", "Study Type", "Conditions", "Interventions", "Phases", "Outcome Measures"]
+    with open(HERE / f"{blind}_website_csv.txt", "w", encoding="utf-8") as fh:
+        for i in order:
+            r = by_id[i]
+            fh.write(f"=== {i}\n" + "\n".join(f"{k}: {r[k]}" for k in keep) + "\n\n")
+
+
 def main() -> None:
     from trialmap.snapshot import open_snapshot
     from trialmap.sources import import_download
@@ -100,27 +125,7 @@ def main() -> None:
         snap = import_download(CSV, Path(tmp) / "raw", "labels-csv", "2022-01-21")
         cdec = decisions(snap)
     csv_rows = draw(cdec, CSV_STRATA, rng, exclude={r["nct_id"] for r in arch})
-    for name, rows in (("sample_archive.csv", arch), ("sample_website_csv.csv", csv_rows)):
-        with open(HERE / name, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, ["nct_id", "stratum", "stratum_size"])
-            w.writeheader()
-            w.writerows(sorted(rows, key=lambda r: r["nct_id"]))
-    # blind files: shuffled, no stratum
-    recs = archive_text([r["nct_id"] for r in arch])
-    order = [r["nct_id"] for r in arch]
-    rng.shuffle(order)
-    with open(HERE / "blind_archive.txt", "w", encoding="utf-8") as fh:
-        for i in order:
-            fh.write(f"=== {i}\n{describe(recs[i])}\n\n")
-    with open(CSV, encoding="utf-8") as fh:
-        by_id = {r["NCT Number"]: r for r in csv.DictReader(fh)}
-    order = [r["nct_id"] for r in csv_rows]
-    rng.shuffle(order)
-    keep = ["Title", "Study Type", "Conditions", "Interventions", "Phases", "Outcome Measures"]
-    with open(HERE / "blind_website_csv.txt", "w", encoding="utf-8") as fh:
-        for i in order:
-            r = by_id[i]
-            fh.write(f"=== {i}\n" + "\n".join(f"{k}: {r[k]}" for k in keep) + "\n\n")
+    write_sample(arch, csv_rows, rng, sample="sample", blind="blind")
     shutil.rmtree(HERE / "__pycache__", ignore_errors=True)
 
 

@@ -87,3 +87,17 @@ def test_flow_exclusion_reasons_are_rules_not_record_quotes(result):
     assert not [t for t in texts if "D000" in t or "_" in t], texts
     scope = dict(reasons["in_scope"])
     assert scope["MeSH names a category, but the title or conditions name a disease outside scope"] >= 1
+
+
+def test_every_sensitivity_variant_has_a_symbol_of_its_own(ctx):
+    from matplotlib.colors import to_hex
+
+    spec = next(f for f in DEFAULT_FIGURES if f.name == "sensitivity")
+    with mpl.rc_context(journal_rc("double")):
+        ax = spec.draw(ctx, "double")
+    pairs = []
+    for c in ax.collections:
+        if (c.get_gid() or "").startswith("variant-") and c.get_gid() != "variant-default":
+            path = c.get_paths()[0]
+            pairs.append((to_hex(c.get_facecolor()[0]), path.vertices.round(3).tobytes()))
+    assert len(pairs) >= 8 and len(set(pairs)) == len(pairs)

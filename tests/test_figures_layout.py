@@ -99,5 +99,6 @@ def test_every_sensitivity_variant_has_a_symbol_of_its_own(ctx):
     for c in ax.collections:
         if (c.get_gid() or "").startswith("variant-") and c.get_gid() != "variant-default":
             path = c.get_paths()[0]
-            pairs.append((to_hex(c.get_facecolor()[0]), path.vertices.round(3).tobytes()))
+            pairs.append((to_hex(c.get_facecolor()[0]), to_hex(c.get_edgecolor()[0]),
+                          path.vertices.round(3).tobytes()))
     assert len(pairs) >= 8 and len(set(pairs)) == len(pairs)

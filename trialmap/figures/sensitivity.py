@@ -71,14 +71,16 @@ def sensitivity_plot(
     offsets = np.linspace(-span / 2, span / 2, len(others)) if len(others) > 1 else np.zeros(len(others))
     for yi, (lo, hi) in enumerate(zip(data[variants].min(axis=1), data[variants].max(axis=1), strict=True)):
         ax.plot([lo, hi], [yi, yi], color="#bbbbbb", lw=0.6, zorder=1)
-    # Colours cycle every 7 and marker shapes every 8, so up to 56 variants each get a pair of
-    # their own (the v3 definition has 15; a shared 7-cycle gave two variants one symbol).
-    markers = [m for _, m, _ in style.SERIES] + ["*"]
+    # Beyond the 7 colour-and-shape pairs, the same pairs drawn hollow, then with shapes shifted:
+    # every variant keeps a symbol of its own (the v3 definition has 14 variants).
+    n = len(style.SERIES)
     for i, v in enumerate(others):
-        color = style.SERIES[i % len(style.SERIES)][0]
-        marker = markers[i % len(markers)]
-        ax.scatter(data[v], y + offsets[i], s=9 if w < 120 else 12, marker=marker, facecolor=color,
-                   edgecolor="white", linewidths=0.3, label=labels.get(v, v), zorder=3, gid=f"variant-{v}")
+        color = style.SERIES[i % n][0]
+        marker = style.SERIES[(i + i // (2 * n)) % n][1]
+        hollow = (i // n) % 2 == 1
+        ax.scatter(data[v], y + offsets[i], s=9 if w < 120 else 12, marker=marker,
+                   facecolor="white" if hollow else color, edgecolor=color if hollow else "white",
+                   linewidths=0.6 if hollow else 0.3, label=labels.get(v, v), zorder=3, gid=f"variant-{v}")
     ax.scatter(data["default"], y, s=16 if w < 120 else 22, marker="D", color="black",
                label=labels.get("default", "default (the definition as written)"), zorder=4,
                gid="variant-default")

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from trialmap.studyset.definition import Definition, normalize_mesh_id
+from trialmap.studyset.search import candidates
 from trialmap.tables import Tables, isin
 
 # Joins between the parts of one intervention label ("UC-MSCs and Conditioned Medium").
@@ -67,16 +68,38 @@ def _any(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
 
 
-def _on_unique(values: pd.Series, fn: Any, missing: Any, dtype: Any = None) -> pd.Series:
+def _distinct(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """The codes of ``values`` (-1 for <NA>) and their distinct texts."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object).tolist()
+
+
+def _on_unique(values: pd.Series, fn: Any, missing: Any, dtype: Any = None,
+               where: re.Pattern[str] | None = None) -> pd.Series:
     """``fn`` applied once per distinct value of ``values`` (``missing`` for <NA>), as a Series.
 
     Registries repeat texts ("Placebo", "Mesenchymal stem cells", a sponsor's standard
     description): at 500,000 studies most intervention labels are repeats, so each
-    regular expression runs on the distinct texts only.
+    regular expression runs on the distinct texts only. With ``where``, ``fn`` runs only
+    on the texts that pattern may match (see :mod:`trialmap.studyset.search`); the
+    others get ``missing``, so ``fn`` must give ``missing`` wherever ``where`` finds nothing.
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    done = np.array([fn(u) for u in uniques] + [missing], dtype=dtype if dtype is not None else object)
-    return pd.Series(done[codes], index=values.index)
+    codes, uniques = _distinct(values)
+    done = np.empty(len(uniques) + 1, dtype=object)
+    done[:] = [missing]
+    todo = range(len(uniques)) if where is None else candidates(uniques, where).tolist()
+    for i in todo:
+        done[i] = fn(uniques[i])
+    return pd.Series(done[codes] if dtype is None else done[codes].astype(dtype), index=values.index)
+
+
+def _blanked(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
+    """``values`` with every text ``pattern`` finds replaced by a space."""
+    codes, uniques = _distinct(values)
+    done = np.array([*uniques, pd.NA], dtype=object)
+    for i in candidates(uniques, pattern).tolist():
+        done[i] = pattern.sub(" ", uniques[i])
+    return pd.Series(done[codes], index=values.index, dtype="string")
 
 
 def _matches(text: pd.Series, pattern: re.Pattern[str] | None, where: pd.Series | None = None) -> pd.Series:
@@ -87,10 +110,11 @@ def _matches(text: pd.Series, pattern: re.Pattern[str] | None, where: pd.Series 
         return out
     search = pattern.search
     if where is None:
-        return _on_unique(text, lambda t: search(t) is not None, False, bool)
+        return _on_unique(text, lambda t: search(t) is not None, False, bool, where=pattern)
     where = where.to_numpy(dtype=bool)
     if where.any():
-        out[where] = _on_unique(text[where], lambda t: search(t) is not None, False, bool).to_numpy()
+        out[where] = _on_unique(text[where], lambda t: search(t) is not None, False, bool,
+                                where=pattern).to_numpy()
     return out
 
 
@@ -104,7 +128,7 @@ def _found(text: pd.Series, pattern: re.Pattern[str] | None) -> pd.Series:
         m = search(t)
         return m.group(0) if m else ""
 
-    return _on_unique(text, first, "").astype("string")
+    return _on_unique(text, first, "", where=pattern).astype("string")
 
 
 # -- the intervention ---------------------------------------------------------------------
@@ -167,8 +191,7 @@ def intervention_evidence(tables: Tables, definition: Definition) -> pd.DataFram
             joined = joined + " | " + c.fillna("")
         if not not_cells or joined.empty:
             return joined.astype("string")
-        sub = not_cells.sub
-        return _on_unique(joined, lambda t: sub(" ", t), pd.NA).astype("string")
+        return _blanked(joined, not_cells)
 
     iv = tables.interventions
     is_sampling = _matches(iv["name"].fillna(""), sampling)
@@ -189,10 +212,10 @@ def intervention_evidence(tables: Tables, definition: Definition) -> pd.DataFram
             return True
         return False
 
-    by_name = _on_unique(name, qualifying_part, False, bool)
+    by_name = _on_unique(name, qualifying_part, False, bool, where=cells)
     # Other names cannot rescue an intervention whose own name is a derived or other product.
     spoilt_name = _matches(name, derived) | _matches(name, other)
-    by_other = ~by_name & ~spoilt_name & _on_unique(others, qualifying_part, False, bool)
+    by_other = ~by_name & ~spoilt_name & _on_unique(others, qualifying_part, False, bool, where=cells)
     cell_label = _matches(label, cells)
     other_label = _matches(label, other)
     # The description is read only where the label names nothing of the kind (long
@@ -334,8 +357,7 @@ def _evidence(tables: Tables, definition: Definition, ids: Any = None) -> tuple[
     free = cond.loc[cond["source"].isin(["condition", "keyword"]), ["nct_id", "source", "term"]]
     texts = pd.concat([titles[["nct_id", "source", "term"]], free], ignore_index=True)
     texts = texts[texts["term"].notna()].reset_index(drop=True)
-    texts["term"] = _on_unique(texts["term"].astype("string"), lambda t: _NEGATED.sub(" ", t), pd.NA).astype(
-        "string")
+    texts["term"] = _blanked(texts["term"].astype("string"), _NEGATED)
     mesh = cond.loc[cond["source"].isin(["mesh", "mesh_ancestor"]), ["nct_id", "source", "term", "mesh_id"]]
     has_mesh = cond.loc[cond["source"] == "mesh", "nct_id"]
     no_mesh = cond[(cond["source"] == "condition") & ~isin(cond["nct_id"], has_mesh)]

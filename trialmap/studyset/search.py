@@ -1,0 +1,116 @@
+"""One regular expression over many texts: RE2 narrows the texts down, Python's ``re`` decides.
+
+Python's ``re`` tries every alternative of a long keyword pattern at every position
+of every text; RE2 (pyarrow's ``match_substring_regex``) scans all texts at once in
+C++ about 20x faster, but its syntax and its ``\\b``, ``\\s`` and ``\\w`` differ. So
+RE2 runs a *relaxed* copy of the pattern that matches at least wherever the original
+does (zero-width assertions dropped, character classes widened to Python's Unicode
+ones) and only the texts it keeps are searched with the original pattern: the answers
+are Python's. A pattern RE2 cannot compile is searched with ``re`` alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+# Python's Unicode classes, written for RE2 (whose \s, \w and \d are ASCII-only).
+_WIDE = {"s": r"\s\pZ\x{0b}\x{1c}-\x{1f}\x{85}", "w": r"\pL\pN_", "d": r"\pN"}
+_FLAGS = {re.IGNORECASE: "i", re.DOTALL: "s", re.MULTILINE: "m"}
+# Ignoring case, Python's re holds I, i, İ and ı equal, RE2 only I and i: the only code
+# points where they differ (tests/test_studyset_search.py checks every one), so RE2 sees
+# both Turkish i's as "i".
+_TURKISH_I = str.maketrans({"\u0130": "i", "\u0131": "i"})
+
+
+def _class_end(p: str, i: int) -> int:
+    """Index just past the character class opened at ``p[i] == "["``."""
+    j = i + 1 + (p[i + 1:i + 2] == "^")
+    j += p[j:j + 1] == "]"  # "[]...]" and "[^]...]": a literal "]" first
+    while j < len(p) and p[j] != "]":
+        j += 2 if p[j] == "\\" else 1
+    return j + 1
+
+
+def _group_end(p: str, i: int) -> int:
+    """Index just past the group opened at ``p[i] == "("``."""
+    depth = 0
+    while i < len(p):
+        c = p[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(p, i)
+            continue
+        depth += (c == "(") - (c == ")")
+        i += 1
+        if depth == 0:
+            return i
+    return i
+
+
+def relaxed(pattern: str) -> str:
+    """An RE2 pattern matching every text ``pattern`` (Python syntax) matches, and maybe more.
+
+    Lookarounds, ``\\b``, ``\\B``, ``\\A``, ``\\Z``, ``^`` and ``$`` are dropped (removing a
+    zero-width assertion only widens a pattern); ``\\s``, ``\\w`` and ``\\d`` become Python's
+    Unicode classes (inside ``[^...]`` RE2's ASCII ones already exclude no more than
+    Python's). Syntax RE2 does not know is left for it to refuse.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            e = pattern[i + 1]
+            if e in _WIDE:
+                out.append(f"[{_WIDE[e]}]")
+            elif e not in "bBAZ":
+                out.append(pattern[i:i + 2])
+            i += 2
+        elif c == "[":
+            j = _class_end(pattern, i)
+            body = pattern[i:j]
+            if not body.startswith("[^"):
+                body = re.sub(r"\\(.)", lambda m: _WIDE.get(m[1], m[0]), body)
+            out.append(body)
+            i = j
+        elif pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
+            i = _group_end(pattern, i)
+        else:
+            if c not in "^$":
+                out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def candidates(texts: Sequence[str], pattern: re.Pattern[str]) -> np.ndarray:
+    """Indices of the texts ``pattern`` may match (every text it does match is among them)."""
+    n = len(texts)
+    if not n:
+        return np.arange(0)
+    flags = "".join(f for bit, f in _FLAGS.items() if pattern.flags & bit)
+    if pattern.flags & re.VERBOSE or re.search("[\u0130\u0131]", pattern.pattern):
+        return np.arange(n)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        folded = [t.translate(_TURKISH_I) if "\u0130" in t or "\u0131" in t else t for t in texts]
+        hit = pc.match_substring_regex(pa.array(folded, pa.string()), f"(?{flags})" * bool(flags)
+                                       + relaxed(pattern.pattern))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return np.arange(n)
+    return np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+
+
+def search_all(texts: Sequence[str], pattern: re.Pattern[str]) -> list[re.Match[str] | None]:
+    """``pattern.search(t)`` for every text (exactly Python's answer), RE2 skipping the rest."""
+    found: list[re.Match[str] | None] = [None] * len(texts)
+    search = pattern.search
+    for i in candidates(texts, pattern).tolist():
+        found[i] = search(texts[i])
+    return found

@@ -137,3 +137,50 @@ def test_editable_svg_keeps_text_and_bad_format_writes_nothing(tmp_path, provena
     finally:
         plt.close(fig)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.svg"]
+
+
+# -- rasters rendered by a forked copy of the process -------------------------------------------
+
+
+def _regions_export(result, provenance, out, **kw):
+    ax = regions_bar(result.region_counts, source_line=result.source_line(), width="single")
+    try:
+        return export_figure(ax.figure, out / "regions", provenance, formats=("pdf", "png"), dpis=(300,),
+                             **kw)
+    finally:
+        plt.close(ax.figure)
+
+
+def test_a_forked_rendering_gives_the_same_png_byte_for_byte(result, provenance, tmp_path, monkeypatch):
+    from trialmap.figures import export
+
+    assert export._may_fork()  # the test process has one thread and two cores (CI and here)
+    forked = _regions_export(result, provenance, tmp_path / "forked")
+    monkeypatch.setattr(export, "_may_fork", lambda: False)
+    here = _regions_export(result, provenance, tmp_path / "here")
+    assert [(f.format, f.sha256, f.pixels) for f in forked.files if f.format == "png"] == [
+        (f.format, f.sha256, f.pixels) for f in here.files if f.format == "png"]
+    names = sorted(p.name for p in (tmp_path / "forked").iterdir())
+    assert names == ["regions.json", "regions.pdf", "regions.png"]
+
+
+def test_a_failure_in_the_forked_rendering_is_raised_here_and_leaves_nothing(result, provenance, tmp_path,
+                                                                            monkeypatch):
+    import errno
+    import os
+
+    from matplotlib.figure import Figure
+
+    real = Figure.savefig
+
+    def full(self, fname, *a, **kw):  # made up: the disk fills while the PNG is rendered
+        if kw.get("format") == "png":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, fname, *a, **kw)
+
+    monkeypatch.setattr(Figure, "savefig", full)
+    out = tmp_path / "out"
+    with pytest.raises(OSError) as err:
+        _regions_export(result, provenance, out)
+    assert err.value.errno == errno.ENOSPC
+    assert [p.name for p in out.iterdir()] == ["regions.pdf"]  # no .render-* folder, no temporary

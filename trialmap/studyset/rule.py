@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from trialmap.studyset.definition import Definition, normalize_mesh_id
 from trialmap.studyset.search import candidates
@@ -68,10 +70,12 @@ def _any(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
 
 
-def _distinct(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """The codes of ``values`` (-1 for <NA>) and their distinct texts."""
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """The codes of ``values`` (-1 for <NA>) and their distinct texts (Arrow: no Python
+    string is made for a text no pattern can match)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes, np.asarray(uniques, dtype=object).tolist()
+    arr = pa.array(uniques, type=pa.large_string())
+    return codes, arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _on_unique(values: pd.Series, fn: Any, missing: Any, dtype: Any = None,
@@ -87,19 +91,24 @@ def _on_unique(values: pd.Series, fn: Any, missing: Any, dtype: Any = None,
     codes, uniques = _distinct(values)
     done = np.empty(len(uniques) + 1, dtype=object)
     done[:] = [missing]
-    todo = range(len(uniques)) if where is None else candidates(uniques, where).tolist()
-    for i in todo:
-        done[i] = fn(uniques[i])
+    todo = np.arange(len(uniques)) if where is None else candidates(uniques, where)
+    for i, text in zip(todo.tolist(), uniques.take(todo).to_pylist(), strict=True):
+        done[i] = fn(text)
     return pd.Series(done[codes] if dtype is None else done[codes].astype(dtype), index=values.index)
 
 
 def _blanked(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
     """``values`` with every text ``pattern`` finds replaced by a space."""
     codes, uniques = _distinct(values)
-    done = np.array([*uniques, pd.NA], dtype=object)
-    for i in candidates(uniques, pattern).tolist():
-        done[i] = pattern.sub(" ", uniques[i])
-    return pd.Series(done[codes], index=values.index, dtype="string")
+    todo = candidates(uniques, pattern)
+    blanked = [pattern.sub(" ", t) for t in uniques.take(todo).to_pylist()]
+    done = pa.concat_arrays([uniques, pa.array([None], pa.large_string())])
+    if len(todo):
+        mask = np.zeros(len(done), dtype=bool)
+        mask[todo] = True
+        done = pc.replace_with_mask(done, pa.array(mask), pa.array(blanked, pa.large_string()))
+    out = done.take(pa.array(np.where(codes < 0, len(uniques), codes)))
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([out])), index=values.index, dtype="string")
 
 
 def _matches(text: pd.Series, pattern: re.Pattern[str] | None, where: pd.Series | None = None) -> pd.Series:

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Python's Unicode classes, written for RE2 (whose \s, \w and \d are ASCII-only).
 _WIDE = {"s": r"\s\pZ\x{0b}\x{1c}-\x{1f}\x{85}", "w": r"\pL\pN_", "d": r"\pN"}
@@ -22,7 +26,7 @@ _FLAGS = {re.IGNORECASE: "i", re.DOTALL: "s", re.MULTILINE: "m"}
 # Ignoring case, Python's re holds I, i, İ and ı equal, RE2 only I and i: the only code
 # points where they differ (tests/test_studyset_search.py checks every one), so RE2 sees
 # both Turkish i's as "i".
-_TURKISH_I = str.maketrans({"\u0130": "i", "\u0131": "i"})
+_TURKISH_I = "[\u0130\u0131]"
 
 
 def _class_end(p: str, i: int) -> int:
@@ -87,21 +91,22 @@ def relaxed(pattern: str) -> str:
     return "".join(out)
 
 
-def candidates(texts: Sequence[str], pattern: re.Pattern[str]) -> np.ndarray:
+def candidates(texts: Sequence[str] | pa.Array, pattern: re.Pattern[str]) -> np.ndarray:
     """Indices of the texts ``pattern`` may match (every text it does match is among them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     n = len(texts)
     if not n:
         return np.arange(0)
     flags = "".join(f for bit, f in _FLAGS.items() if pattern.flags & bit)
-    if pattern.flags & re.VERBOSE or re.search("[\u0130\u0131]", pattern.pattern):
+    if pattern.flags & re.VERBOSE or re.search(_TURKISH_I, pattern.pattern):
         return np.arange(n)
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
     try:
-        folded = [t.translate(_TURKISH_I) if "\u0130" in t or "\u0131" in t else t for t in texts]
-        hit = pc.match_substring_regex(pa.array(folded, pa.string()), f"(?{flags})" * bool(flags)
-                                       + relaxed(pattern.pattern))
+        if pc.any(pc.match_substring_regex(arr, _TURKISH_I)).as_py():
+            arr = pc.replace_substring_regex(arr, _TURKISH_I, "i")
+        hit = pc.match_substring_regex(arr, f"(?{flags})" * bool(flags) + relaxed(pattern.pattern))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return np.arange(n)
     return np.flatnonzero(hit.to_numpy(zero_copy_only=False))

@@ -198,6 +198,19 @@ class LabelPlacer:
         near = (b[:, 0] <= x1) & (x0 <= b[:, 2]) & (b[:, 1] <= y1) & (y0 <= b[:, 3])
         return not any(box.intersects(self.occupied[i]) for i in np.flatnonzero(near))
 
+    def _leader_start(self, center, size, anchor, boxed: bool) -> dict[str, Any]:
+        """Where the leader leaves the text: matplotlib's own clipping (the text's box plus
+        2 pt, then 0.5 pt more), worked out once here rather than by its Bezier search at
+        every draw (a third of Figure 1's drawing time)."""
+        (cx, cy), (w, h) = center, size
+        dx, dy = anchor[0] - cx, anchor[1] - cy
+        half = (w / 2 + 2 * self.px_per_pt, h / 2 + 2 * self.px_per_pt)
+        if boxed or (abs(dx) <= half[0] and abs(dy) <= half[1]) or not w or not h:
+            return {"shrinkA": 0.5, "relpos": (0.5, 0.5)}  # matplotlib clips, as before
+        t = min(half[0] / abs(dx) if dx else math.inf, half[1] / abs(dy) if dy else math.inf)
+        t += 0.5 * self.px_per_pt / math.hypot(dx, dy)
+        return {"shrinkA": 0, "patchA": None, "relpos": (0.5 + t * dx / w, 0.5 + t * dy / h)}
+
     def place(
         self,
         key: str,
@@ -315,14 +328,8 @@ class LabelPlacer:
             zorder=7,
             gid=gid,
             annotation_clip=False,
-            arrowprops={
-                "arrowstyle": "-",
-                "color": "#444444",
-                "lw": 0.4,
-                "shrinkA": 0.5,
-                "shrinkB": 0.5,
-                "relpos": (0.5, 0.5),
-            },
+            arrowprops={"arrowstyle": "-", "color": "#444444", "lw": 0.4, "shrinkB": 0.5,
+                        **self._leader_start((bx, by), (w, h), ax_px, "bbox" in text_kw)},
             **text_kw,
         )
         self.occupied.append(box)

@@ -43,8 +43,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trialmap.studyset.definition import Definition, normalize_mesh_id
-from trialmap.studyset.search import candidates
-from trialmap.tables import Tables, isin
+from trialmap.studyset.search import candidates, found
+from trialmap.tables import Tables, isin, join_runs
 
 # Joins between the parts of one intervention label ("UC-MSCs and Conditioned Medium").
 _LABEL_PARTS = re.compile(r"\s+(?:and|or|plus|versus|vs\.?|with)\s+|\s*[,;+&/]\s*", re.IGNORECASE)
@@ -374,11 +374,11 @@ def _evidence(tables: Tables, definition: Definition, ids: Any = None) -> tuple[
     mesh["mesh_id"] = _on_unique(mesh["mesh_id"], normalize_mesh_id, None).astype("string")
 
     rows = []
+    codes, uniques = _distinct(texts["term"])  # no <NA>: dropped above
     for cat in definition.categories:
         pat = _any(cat.keywords)
         if pat is not None:
-            hit = _found(texts["term"], pat)
-            t = texts[hit != ""]
+            t = texts.take(np.flatnonzero(found(uniques, pat)[codes]))
             rows.append(pd.DataFrame({"nct_id": t["nct_id"].to_numpy(), "category": cat.key,
                                       "field": t["source"].to_numpy(), "term": t["term"].to_numpy()}))
         if cat.mesh:
@@ -452,18 +452,16 @@ def classify(tables: Tables, definition: Definition, match: str = "default", ids
         return pd.DataFrame(columns=cols).astype({**strings, "counts": bool})
     order = {f: i for i, f in enumerate(FIELD_ORDER)}
     ev = ev.assign(_rank=ev["field"].map(order)).sort_values(["nct_id", "category", "_rank", "term"])
-    joined = (ev["field"] + ": " + ev["term"]).groupby([ev["nct_id"], ev["category"]], sort=False).agg(
-        " | ".join)
-    best = ev.drop_duplicates(["nct_id", "category"]).set_index(["nct_id", "category"])
-    out = pd.DataFrame({
-        "matched_by": best["field"], "match": best["term"], "evidence": joined.reindex(best.index),
-    }).reset_index()
+    groups = ev.groupby(["nct_id", "category"], sort=False).ngroup().to_numpy()
+    first, joined = join_runs(groups, ev["field"] + ": " + ev["term"], " | ")
+    best = ev.iloc[first]
+    out = pd.DataFrame({"nct_id": best["nct_id"].to_numpy(), "category": best["category"].to_numpy(),
+                        "matched_by": best["field"].to_numpy(), "match": best["term"].to_numpy(),
+                        "evidence": joined.to_numpy()})
     out["group"] = out["category"].map({k: c.group for k, c in active.items()})
     out["counts"] = True
     out["note"] = ""
-    named = ev.groupby(["nct_id", "category"], sort=False)["field"].agg(
-        lambda f: bool(set(f) & set(TEXT_FIELDS)))
-    out["named"] = named.reindex(pd.MultiIndex.from_frame(out[["nct_id", "category"]])).to_numpy()
+    out["named"] = np.logical_or.reduceat(ev["field"].isin(TEXT_FIELDS).to_numpy(), first)
 
     if match == "default":
         words = definition.texts()

@@ -112,6 +112,20 @@ def candidates(texts: Sequence[str] | pa.Array, pattern: re.Pattern[str]) -> np.
     return np.flatnonzero(hit.to_numpy(zero_copy_only=False))
 
 
+def found(texts: Sequence[str] | pa.Array, pattern: re.Pattern[str]) -> np.ndarray:
+    """Whether ``pattern.search`` finds something in each text (exactly Python's answer), as bools."""
+    import pyarrow as pa
+
+    idx = candidates(texts, pattern)
+    out = np.zeros(len(texts), dtype=bool)
+    if len(idx):
+        some = (texts.take(idx).to_pylist() if isinstance(texts, pa.Array)
+                else [texts[i] for i in idx.tolist()])
+        search = pattern.search
+        out[idx] = [search(t) is not None for t in some]
+    return out
+
+
 def search_all(texts: Sequence[str], pattern: re.Pattern[str]) -> list[re.Match[str] | None]:
     """``pattern.search(t)`` for every text (exactly Python's answer), RE2 skipping the rest."""
     found: list[re.Match[str] | None] = [None] * len(texts)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from trialmap.studyset.definition import Definition
 from trialmap.studyset.rule import classify, intervention_evidence
-from trialmap.tables import Tables, isin
+from trialmap.tables import Tables, isin, join_runs
 
 # The steps of the flow, in order; each record leaves at one of them or is included.
 # "posted_by_as_of" only applies to an as-of replay (select(..., as_of=...)).
@@ -124,8 +124,10 @@ def _evidence_text(ev: pd.DataFrame, cats: pd.DataFrame, ids: pd.Series) -> pd.S
     iv_text = (iv + ": " + ev["term"].fillna("").astype("string")).where(ev["confirmed"].fillna(False), "")
     iv_text = iv_text.where(iv != "", "")
     counted = cats[cats["counts"] & (cats["category"] != "any_condition")]
-    cat_text = (counted["category"] + " (" + counted["matched_by"] + ": " + counted["match"] + ")").groupby(
-        counted["nct_id"]).agg("; ".join)
+    counted = counted.sort_values("nct_id", kind="stable")
+    text = counted["category"] + " (" + counted["matched_by"] + ": " + counted["match"] + ")"
+    first, joined = join_runs(counted.groupby("nct_id", sort=False).ngroup().to_numpy(), text, "; ")
+    cat_text = pd.Series(joined.to_numpy(), index=counted["nct_id"].to_numpy()[first])
     out = pd.Series(iv_text.reindex(ids).fillna("").to_numpy(), index=ids.index, dtype="string")
     extra = pd.Series(cat_text.reindex(ids.to_numpy()).fillna("").to_numpy(), index=ids.index, dtype="string")
     both = (out != "") & (extra != "")

@@ -14,7 +14,7 @@ from matplotlib.colors import to_rgba
 from trialmap import boundaries, countries
 from trialmap.figures import MM, Classes, data_classes, figure1, lightness, min_font_size, style
 from trialmap.figures.suite import DEFAULT_FIGURES, SuiteContext, draw
-from trialmap.figures.worldmap import BOUNDARY_DISCLAIMER, class_labels, drawn_codes
+from trialmap.figures.worldmap import BOUNDARY_DISCLAIMER, PIPELINES, class_labels, drawn_codes
 
 
 def by_gid(ax_or_fig, gid):
@@ -205,3 +205,41 @@ def test_figure1_draw_and_export_stay_quick(result, tmp_path):
 def test_region_members_of_the_inset_are_un_m49_europe():
     members = countries.region_members("Europe")
     assert "RUS" in members and "TUR" not in members and "CYP" not in members
+
+
+@pytest.mark.parametrize(("src", "dst"), sorted(PIPELINES))
+def test_the_maps_projection_pipelines_give_pyprojs_coordinates(src, dst):
+    """The PROJ pipelines the maps use (fast to build) place every point where pyproj's EPSG
+    search does, to the millimetre, over the whole map area."""
+    from pyproj import Transformer
+
+    from trialmap.figures.worldmap import _transformer
+
+    lon, lat = np.meshgrid(np.linspace(-179.5, 179.5, 73), np.linspace(-85, 85, 35))
+    lon, lat = lon.ravel(), lat.ravel()
+    if src != "EPSG:4326":  # from the projected plane: start from projected points of Europe
+        lon, lat = Transformer.from_crs("EPSG:4326", src, always_xy=True).transform(
+            np.linspace(-30, 60, 50), np.linspace(30, 75, 50))
+    ours = np.array(_transformer(src, dst).transform(lon, lat))
+    theirs = np.array(Transformer.from_crs(src, dst, always_xy=True).transform(lon, lat))
+    ok = np.isfinite(theirs).all(axis=0)
+    assert ok.sum() > 40
+    assert np.abs(ours[:, ok] - theirs[:, ok]).max() < 1e-3
+
+
+def test_projected_world_equals_geopandas_to_crs():
+    import shapely
+
+    from trialmap.figures.worldmap import EQUAL_EARTH, _europe_geo, to_crs
+
+    world = boundaries.load_world()
+    ours, theirs = to_crs(world, EQUAL_EARTH), world.to_crs(EQUAL_EARTH)
+    assert ours.crs == theirs.crs and list(ours.columns) == list(theirs.columns)
+    assert ours.drop(columns="geometry").equals(theirs.drop(columns="geometry"))
+    assert shapely.equals_exact(ours.geometry.to_numpy(), theirs.geometry.to_numpy(), tolerance=1e-3).all()
+    europe = _europe_geo(world)
+    box = (-45.0, 20.0, 75.0, 84.0)  # _europe_geo's clip, projected by geopandas
+    near = world[world.geometry.intersects(shapely.box(*box))]
+    theirs = near.assign(geometry=shapely.clip_by_rect(near.geometry.to_numpy(), *box)).to_crs("EPSG:3035")
+    assert europe.crs == theirs.crs
+    assert shapely.equals_exact(europe.geometry.to_numpy(), theirs.geometry.to_numpy(), tolerance=1e-3).all()

@@ -913,7 +913,9 @@ def export_one(
 def drawn_source_line(fig) -> str:
     from matplotlib.text import Text
 
-    found = [t.get_text() for t in fig.findobj(Text) if t.get_gid() == "source-line"]
+    # add_source_line puts it among the figure's own texts: look there before walking every artist
+    found = [t.get_text() for t in fig.texts if t.get_gid() == "source-line"] or [
+        t.get_text() for t in fig.findobj(Text) if t.get_gid() == "source-line"]
     return " ".join(found[0].split()) if found else ""
 
 

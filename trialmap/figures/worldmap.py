@@ -249,12 +249,40 @@ def count_colors(
     return [colors[i] if i >= 0 else land for i in classify(values, edges)]
 
 
+# The maps' projections as PROJ pipelines: EPSG:3035 from WGS 84 is a null datum shift
+# (ETRS89 = WGS 84 at map scale), but pyproj's search of the EPSG database for it takes
+# ~90 ms per transformer; the pipeline gives the same coordinates (tests/test_figures.py).
+_LAEA = "proj=laea lat_0=52 lon_0=10 x_0=4321000 y_0=3210000 ellps=GRS80"
+_EQEARTH = "proj=eqearth lon_0=0 x_0=0 y_0=0 ellps=WGS84"
+_DEG = "proj=unitconvert xy_in=deg xy_out=rad"
+PIPELINES = {
+    ("EPSG:4326", "EPSG:3035"): f"proj=pipeline step {_DEG} step {_LAEA}",
+    ("EPSG:3035", "EPSG:4326"): f"proj=pipeline step inv {_LAEA} step inv {_DEG}",
+    ("EPSG:4326", "EPSG:8857"): f"proj=pipeline step {_DEG} step {_EQEARTH}",
+}
+
+
 @functools.lru_cache(maxsize=16)
 def _transformer(src: str, dst: str):
-    """A pyproj Transformer (building one takes ~30 ms; it is immutable, so it is reused)."""
+    """A pyproj Transformer, reused (it is immutable)."""
     from pyproj import Transformer
 
-    return Transformer.from_crs(src, dst, always_xy=True)
+    pipeline = PIPELINES.get((src, dst))
+    return Transformer.from_pipeline(pipeline) if pipeline else Transformer.from_crs(src, dst, always_xy=True)
+
+
+def to_crs(geo: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    """``geo.to_crs(crs)`` through the maps' cached transformers (no copy of the input)."""
+    import geopandas as gpd
+    import shapely
+
+    src = geo.crs.to_string() if geo.crs is not None else None
+    if (src, crs) not in PIPELINES:
+        return geo.to_crs(crs)
+    tr = _transformer(src, crs)
+    moved = shapely.transform(geo.geometry.to_numpy(),
+                              lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    return gpd.GeoDataFrame(geo.drop(columns=geo.geometry.name), geometry=moved, crs=crs)
 
 
 def _projected_points(lon: Iterable[float], lat: Iterable[float], crs: str) -> np.ndarray:
@@ -537,7 +565,7 @@ def _europe_geo(world: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     box = (-45.0, 20.0, 75.0, 84.0)
     near = world[world.geometry.intersects(shapely.box(*box))]
     clipped = shapely.clip_by_rect(near.geometry.to_numpy(), *box)
-    return near.assign(geometry=clipped).to_crs(LAEA_EUROPE)
+    return to_crs(near.assign(geometry=clipped), LAEA_EUROPE)
 
 
 def europe_outline_on_world(crs: str = EQUAL_EARTH, extent: Sequence[float] = EUROPE_EXTENT) -> np.ndarray:
@@ -618,7 +646,7 @@ def figure1(
         n, members = next(iter(regions.values()))
         europe = {"n": n, "members": members}
     if ax is not None:
-        geo = world.to_crs(EQUAL_EARTH)
+        geo = to_crs(world, EQUAL_EARTH)
         world_panel(ax, geo, values, classes, size=6.0)
         return ax
     w = width_mm(width)
@@ -626,7 +654,7 @@ def figure1(
     fig = plt.figure(figsize=(w * MM, h * MM))
     fig.set_facecolor("white")
     sz = style.sizes(w)
-    geo = world.to_crs(EQUAL_EARTH)
+    geo = to_crs(world, EQUAL_EARTH)
     ax_e = add_axes_mm(fig, *boxes["europe"])
     ax_e.set_gid("europe-inset")
     geo_e = _europe_geo(world)
@@ -981,7 +1009,7 @@ def then_now(
     classes = Classes.from_values(both, f"{unit.capitalize()} per country (both panels)")
     legend_mm = 10.0 if w >= 120 else 11.0
     fig, (ax_a, ax_b), ax_l = world_figure(w, panels=2, panel_letters=True, legend_mm=legend_mm)
-    geo = world.to_crs(EQUAL_EARTH)
+    geo = to_crs(world, EQUAL_EARTH)
     top = 12 if w >= 120 else 6
     for ax, v, letter, label in ((ax_a, vb, "a", before_label), (ax_b, va, "b", after_label)):
         ax.set_gid("panel-a" if letter == "a" else "panel-b")
@@ -1051,7 +1079,7 @@ def per_capita_map(
     )
     fig, (ax,), ax_l = world_figure(w, legend_mm=13.0 if w >= 120 else 12.0)
     ax.set_gid("world")
-    geo = world.to_crs(EQUAL_EARTH)
+    geo = to_crs(world, EQUAL_EARTH)
     choropleth(ax, geo, r, classes, marker_size=sz["marker"])
     frame_map(ax, world_extent(geo))
     small = rates[rates["small_population"]]

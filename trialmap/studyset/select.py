@@ -7,6 +7,8 @@ reproducible.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -14,6 +16,10 @@ from trialmap.studyset.definition import Definition
 from trialmap.studyset.rule import classify, intervention_evidence
 from trialmap.tables import Tables, isin, join_runs
 
+# Studies decided at once: both rules are per study, and a batch's intermediate texts
+# (titles, conditions, joined labels and descriptions) take about 1 GiB at 500,000
+# studies when made for all at once.
+BATCH_STUDIES = 100_000
 # The steps of the flow, in order; each record leaves at one of them or is included.
 # "posted_by_as_of" only applies to an as-of replay (select(..., as_of=...)).
 STEPS = (
@@ -34,6 +40,7 @@ def select(
     as_of: str | pd.Timestamp | None = None,
     match: str = "default",
     evidence: pd.DataFrame | None = None,
+    batch: int = BATCH_STUDIES,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the definition: the inclusion log and the per-study categories.
 
@@ -54,6 +61,8 @@ def select(
     evidence : DataFrame, optional
         :func:`~trialmap.studyset.rule.intervention_evidence` computed
         beforehand for the same tables and intervention rule (it only saves time).
+    batch : int
+        Studies decided at once (the answers do not depend on it; memory does).
 
     Returns
     -------
@@ -90,7 +99,10 @@ def select(
             "first posted " + posted.dt.strftime("%Y-%m-%d").fillna("") + f", after {cutoff:%Y-%m-%d}",
         )
 
-    ev = intervention_evidence(tables, definition) if evidence is None else evidence
+    if evidence is None:
+        evidence = by_batch(tables, studies["nct_id"], lambda t, _ids: intervention_evidence(t, definition),
+                            batch)
+    ev = evidence
     ev = ev.drop_duplicates("nct_id").set_index("nct_id")
     ev = ev.reindex(studies["nct_id"])
     not_ok = ~ev["confirmed"].fillna(False).to_numpy(dtype=bool)
@@ -99,7 +111,10 @@ def select(
     ok_type = studies["study_type"].isin(definition.study_types)
     leave(~ok_type, "study_type", "study type " + studies["study_type"].fillna("missing"))
 
-    cats = classify(tables, definition, match, ids=log.loc[log["step"].isna(), "nct_id"])
+    cats = by_batch(tables, log.loc[log["step"].isna(), "nct_id"],
+                    lambda t, ids: classify(t, definition, match, ids=ids), batch)
+    if not definition.any_condition:  # classify's order, across batches
+        cats = cats.sort_values(["nct_id", "category"]).reset_index(drop=True)
     in_scope = isin(studies["nct_id"], cats.loc[cats["counts"], "nct_id"])
     reasons = _scope_reasons(cats, studies["nct_id"], words["reason.no_category"])
     leave(~in_scope, "in_scope", reasons)
@@ -116,6 +131,27 @@ def select(
     log["evidence"] = _evidence_text(ev, cats, studies["nct_id"])
     kept = cats[cats["counts"] & isin(cats["nct_id"], log.loc[log["included"], "nct_id"])]
     return log, kept.drop(columns=["counts", "note"]).reset_index(drop=True)
+
+
+def by_batch(tables: Tables, ids: pd.Series, fn: Callable[[Tables, pd.Index], pd.DataFrame],
+             size: int = BATCH_STUDIES) -> pd.DataFrame:
+    """``fn(tables, ids)`` over consecutive batches of ``size`` of the distinct ``ids``, concatenated.
+
+    Each call sees the studies, conditions and interventions of its batch only (sites
+    whole); for a rule that decides each study on its own rows the result is the
+    same as one call over all, in the same order.
+    """
+    ids = pd.Index(pd.unique(ids))
+    if len(ids) <= size:
+        return fn(tables, ids)
+    where = {name: ids.get_indexer(getattr(tables, name)["nct_id"])
+             for name in ("studies", "conditions", "interventions")}
+    parts = []
+    for start in range(0, len(ids), size):
+        sub = {name: getattr(tables, name).iloc[np.flatnonzero((pos >= start) & (pos < start + size))]
+               for name, pos in where.items()}
+        parts.append(fn(tables.replace(**sub), ids[start:start + size]))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _evidence_text(ev: pd.DataFrame, cats: pd.DataFrame, ids: pd.Series) -> pd.Series:

@@ -152,11 +152,11 @@ def _regions_export(result, provenance, out, **kw):
 
 
 def test_a_forked_rendering_gives_the_same_png_byte_for_byte(result, provenance, tmp_path, monkeypatch):
-    from trialmap.figures import export
+    from trialmap import forked as fork
 
-    assert export._may_fork()  # the test process has one thread and two cores (CI and here)
+    assert fork.available()  # the test process has one thread and two cores (CI and here)
     forked = _regions_export(result, provenance, tmp_path / "forked")
-    monkeypatch.setattr(export, "_may_fork", lambda: False)
+    monkeypatch.setattr(fork, "available", lambda: False)
     here = _regions_export(result, provenance, tmp_path / "here")
     assert [(f.format, f.sha256, f.pixels) for f in forked.files if f.format == "png"] == [
         (f.format, f.sha256, f.pixels) for f in here.files if f.format == "png"]
@@ -183,4 +183,4 @@ def test_a_failure_in_the_forked_rendering_is_raised_here_and_leaves_nothing(res
     with pytest.raises(OSError) as err:
         _regions_export(result, provenance, out)
     assert err.value.errno == errno.ENOSPC
-    assert [p.name for p in out.iterdir()] == ["regions.pdf"]  # no .render-* folder, no temporary
+    assert [p.name for p in out.iterdir()] == ["regions.pdf"]  # no temporary left

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from trialmap import forked
 from trialmap.errors import OutputError
 from trialmap.paths import sha256_file
 
@@ -263,21 +264,28 @@ def write(
     chosen = suite.figure_names(figures if figures is not None else ("all" if journal else DEFAULT_FIGURES))
     final = Path(root) / output_folder_name(run, chosen, journal)
     with building(final) as tmp:
-        tables = tables_of(run)
-        for name, df in tables.items():
-            if df is not None:
-                df.to_csv(tmp / f"{name}.csv", index=False)
-        for name in ("studies", "sites", "country_counts"):
-            tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
+
+        def tables_and_report() -> None:
+            tables = tables_of(run)
+            for name, df in tables.items():
+                if df is not None:
+                    df.to_csv(tmp / f"{name}.csv", index=False)
+            for name in ("studies", "sites", "country_counts"):
+                tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
+            write_report(run, tmp / "report.html")
+
         prov = run.provenance(argv, full_paths=full_paths)
         kw: dict[str, Any] = {} if journal else {
             "widths": ("double",), "formats": ("pdf", "png"), "dpis": (300,),
         }
-        exports = suite.write_figures(run, tmp / "figures", prov, names=chosen, **kw)
+        # The tables and the report are written by a copy of this process while this one
+        # draws the figures (on one core, or beside other threads, one after the other).
+        with forked.beside(tables_and_report) as written:
+            exports = suite.write_figures(run, tmp / "figures", prov, names=chosen, **kw)
+            written()
         (tmp / "methods.md").write_text(
             methods.methods_markdown(run.snapshot.manifest, prov, exports), encoding="utf-8"
         )
-        write_report(run, tmp / "report.html")
         prov["outputs"] = {
             str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }

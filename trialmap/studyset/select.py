@@ -7,7 +7,8 @@ reproducible.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,7 +102,7 @@ def select(
 
     if evidence is None:
         evidence = by_batch(tables, studies["nct_id"], lambda t, _ids: intervention_evidence(t, definition),
-                            batch)
+                            batch, needs=("studies", "interventions"))
     ev = evidence
     ev = ev.drop_duplicates("nct_id").set_index("nct_id")
     ev = ev.reindex(studies["nct_id"])
@@ -112,7 +113,8 @@ def select(
     leave(~ok_type, "study_type", "study type " + studies["study_type"].fillna("missing"))
 
     cats = by_batch(tables, log.loc[log["step"].isna(), "nct_id"],
-                    lambda t, ids: classify(t, definition, match, ids=ids), batch)
+                    lambda t, ids: classify(t, definition, match, ids=ids), batch,
+                    needs=("studies", "conditions"))
     if not definition.any_condition:  # classify's order, across batches
         cats = cats.sort_values(["nct_id", "category"]).reset_index(drop=True)
     in_scope = isin(studies["nct_id"], cats.loc[cats["counts"], "nct_id"])
@@ -134,23 +136,34 @@ def select(
 
 
 def by_batch(tables: Tables, ids: pd.Series, fn: Callable[[Tables, pd.Index], pd.DataFrame],
-             size: int = BATCH_STUDIES) -> pd.DataFrame:
+             size: int = BATCH_STUDIES, needs: Sequence[str] = ("studies", "conditions", "interventions"),
+             ) -> pd.DataFrame:
     """``fn(tables, ids)`` over consecutive batches of ``size`` of the distinct ``ids``, concatenated.
 
-    Each call sees the studies, conditions and interventions of its batch only (sites
+    Each call sees the rows of its batch of the tables ``fn`` ``needs`` (the others
     whole); for a rule that decides each study on its own rows the result is the
     same as one call over all, in the same order.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     ids = pd.Index(pd.unique(ids))
     if len(ids) <= size:
         return fn(tables, ids)
-    where = {name: ids.get_indexer(getattr(tables, name)["nct_id"])
-             for name in ("studies", "conditions", "interventions")}
+    def strings(values: Any) -> pa.Array:
+        arr = pa.array(pd.Series(values, dtype="string").array, pa.large_string())
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+    # Each row's batch from its study's position in ids (Arrow's hash join: no Python objects).
+    value_set = strings(ids)
+    where = {name: pc.index_in(strings(getattr(tables, name)["nct_id"]), value_set=value_set)
+             .fill_null(-1).to_numpy(zero_copy_only=False) for name in needs}
     parts = []
     for start in range(0, len(ids), size):
         sub = {name: getattr(tables, name).iloc[np.flatnonzero((pos >= start) & (pos < start + size))]
                for name, pos in where.items()}
         parts.append(fn(tables.replace(**sub), ids[start:start + size]))
+        del sub
     return pd.concat(parts, ignore_index=True)
 
 

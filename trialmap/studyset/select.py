@@ -164,6 +164,7 @@ def by_batch(tables: Tables, ids: pd.Series, fn: Callable[[Tables, pd.Index], pd
                for name, pos in where.items()}
         parts.append(fn(tables.replace(**sub), ids[start:start + size]))
         del sub
+        pa.default_memory_pool().release_unused()  # the batch's texts, back to the system
     return pd.concat(parts, ignore_index=True)
 
 

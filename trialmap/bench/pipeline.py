@@ -10,7 +10,8 @@ canonical tables   ``pipeline.read``: the snapshot's reader (JSON parse, rows, d
 geocode            ``pipeline.locate``: ISO3 + gazetteer + placement (registry > gazetteer > country)
 study set          ``pipeline.select``: the study set, inclusion log and flow
 aggregate          ``pipeline.count``: country and region counts + the no-location row
-figure             Figure 1 drawn and exported as PDF + 300 dpi PNG (``export_figure``)
+figure             Figure 1 drawn and exported as PDF + 300 dpi PNG (``export_figure``; the PNG in a
+                   forked copy, as in the main command; RSS at the stage's ends only)
 =================  =========================================================================
 
 The four middle stages are :func:`trialmap.pipeline.run` itself, timed through its ``timer=`` hook.
@@ -82,10 +83,16 @@ def rss() -> int:
 
 
 class PeakRSS:
-    """Highest RSS seen while the block runs (a thread samples every ``interval`` s)."""
+    """Highest RSS seen while the block runs (a thread samples every ``interval`` s).
 
-    def __init__(self, interval: float = 0.005) -> None:
+    ``sampled=False``: no thread, RSS at the block's ends only (a process with a second
+    thread renders figures in-process, so the figure stage would not be timed as the main
+    command runs it: PNG in a forked copy, see :mod:`trialmap.forked`).
+    """
+
+    def __init__(self, interval: float = 0.005, sampled: bool = True) -> None:
         self.interval = interval
+        self.sampled = sampled
         self.peak = 0
         self._stop = threading.Event()
 
@@ -96,18 +103,21 @@ class PeakRSS:
 
     def __enter__(self) -> PeakRSS:
         self.peak = rss()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._thread = threading.Thread(target=self._run, daemon=True) if self.sampled else None
+        if self._thread:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread:
+            self._thread.join()
         self.peak = max(self.peak, rss())
 
 
 @contextlib.contextmanager
-def _measured(out: list[dict[str, Any]], name: str, unit: str, profile_dir: Path | None, size: str):
+def _measured(out: list[dict[str, Any]], name: str, unit: str, profile_dir: Path | None, size: str,
+              sampled: bool = True):
     """Time the block, sample its peak RSS (and profile it with ``profile_dir``); append a row to ``out``."""
     prof = None
     if profile_dir is not None:
@@ -115,7 +125,7 @@ def _measured(out: list[dict[str, Any]], name: str, unit: str, profile_dir: Path
 
         prof = Profiler(interval=0.001)
         prof.start()
-    with PeakRSS() as mem:
+    with PeakRSS(sampled=sampled) as mem:
         t0 = time.perf_counter()
         yield
         seconds = time.perf_counter() - t0
@@ -133,8 +143,8 @@ def _rows(row: dict[str, Any], rows: int | None) -> None:
 
 
 def _stage(out: list[dict[str, Any]], name: str, rows: int | None, unit: str, fn: Callable[[], Any],
-           profile_dir: Path | None, size: str) -> Any:
-    with _measured(out, name, unit, profile_dir, size):
+           profile_dir: Path | None, size: str, sampled: bool = True) -> Any:
+    with _measured(out, name, unit, profile_dir, size, sampled):
         value = fn()
     _rows(out[-1], rows(value) if callable(rows) else rows)
     return value
@@ -229,7 +239,7 @@ def run_one(size: str, profile_dir: Path | None = None, keep: bool = False) -> d
                     plt.close(ax.figure)
             return len(counts)
 
-        _stage(stages, "figure", len(counts), "countries", figure_stage, profile_dir, size)
+        _stage(stages, "figure", len(counts), "countries", figure_stage, profile_dir, size, sampled=False)
         included = int(log["included"].sum())
         floor_after = _floor_of(path)
     finally:

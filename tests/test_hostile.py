@@ -449,3 +449,33 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path, after):
         assert err.startswith("trialmap: interrupted")
     assert not (tmp_path / "processed").exists() or [
         q.name for q in (tmp_path / "processed").iterdir() if q.name.startswith(".tmp-")] == []
+
+
+def test_a_ctrl_c_python_wrapped_is_still_a_ctrl_c():
+    """Python 3.11 turns a KeyboardInterrupt raised while a class is created (inside
+    ``import matplotlib``, the main command's write step) into a RuntimeError; it is
+    still reported as an interrupt (the test above met it once, the signal landing in that import)."""
+    from trialmap.sigint import caused_by_ctrl_c
+
+    def set_name_raises():
+        class Descriptor:
+            def __set_name__(self, owner, name):
+                raise KeyboardInterrupt
+
+        class Owner:  # creating it is the point
+            d = Descriptor()
+
+    try:
+        set_name_raises()
+    except BaseException as exc:  # RuntimeError on 3.11, KeyboardInterrupt on 3.12+
+        assert caused_by_ctrl_c(exc)
+    else:
+        pytest.fail("creating the class did not raise")
+    assert not caused_by_ctrl_c(RuntimeError("unrelated"))
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise ValueError("while stopping") from ki
+    except ValueError as exc:
+        assert caused_by_ctrl_c(exc)

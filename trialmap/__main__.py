@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     from trialmap import refresh  # here, not at import: heavy (pandas, matplotlib)
-    from trialmap.sigint import interrupts
+    from trialmap.sigint import caused_by_ctrl_c, interrupts
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if "refresh" in argv:
@@ -241,6 +241,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except TrialmapError as exc:
         print(f"trialmap: error: {exc}", file=sys.stderr)  # noqa: T201
         return 1
+    except Exception as exc:  # a KeyboardInterrupt Python wrapped (e.g. during an import)
+        if not caused_by_ctrl_c(exc):
+            raise
+        print("trialmap: interrupted; nothing half-written is left", file=sys.stderr)  # noqa: T201
+        return 130
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,6 +81,9 @@ def start(work: Callable[[], Any]) -> Forked:
         try:
             with os.fdopen(write_end, "wb") as fh:
                 fh.write(message)
+            for stream in (sys.stdout, sys.stderr):  # what work printed (os._exit flushes nothing)
+                if stream is not None:
+                    stream.flush()
         finally:
             os._exit(code)
 

@@ -220,12 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # urllib3 logs every retry; the fetch step reports the outcome in one line instead.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     t0 = time.perf_counter()
-    from trialmap.sigint import interrupts
+    from trialmap.sigint import caused_by_ctrl_c, interrupts
 
     with interrupts() as sigint:
         try:
             return _main(args, argv, t0, sigint)
-        except KeyboardInterrupt:
+        except BaseException as exc:  # KeyboardInterrupt, or one Python wrapped (caused_by_ctrl_c)
+            if not caused_by_ctrl_c(exc):
+                raise
             print("trialmap: interrupted; nothing half-written is left (snapshots and output "  # noqa: T201
                   "folders are written whole or not at all)", file=sys.stderr)
             return 130

@@ -90,6 +90,21 @@ def interrupts() -> Iterator[Interrupts]:
         sys.unraisablehook = old_hook
 
 
+def caused_by_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C in disguise: a ``KeyboardInterrupt`` among its causes.
+
+    Python 3.11 wraps one raised while a class is being created (``__set_name__``, e.g.
+    inside ``import matplotlib``) into a ``RuntimeError``.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def quiet_exit() -> None:
     """From now on a SIGINT ends the process at once, with the signal's exit status.
 

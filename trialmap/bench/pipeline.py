@@ -450,9 +450,12 @@ def report(results: list[dict[str, Any]], main: dict[str, float] | None) -> str:
         if floor:
             ratio = pipe_s(r) / floor
             peak = max(s["peak_mib"] for s in r["stages"] if s["stage"] in PIPELINE)
-            mem = f", peak RSS {peak / 1024:.2f} GiB (target <= 2 GiB at 500k)" if r["size"] == "500k" else ""
+            mem = (f", peak RSS {peak / 1024:.2f} GiB (target <= 2 GiB at 500k: "
+                   f"{'met' if peak <= 2048 else 'NOT met'})") if r["size"] == "500k" else ""
+            target = (f"target <= 3: {'met' if ratio <= 3 else 'NOT met'}" if r["studies"] >= 100_000
+                      else "no target below 100k, where fixed costs such as the gazetteer's load weigh")
             lines.append(f"  {r['size']} snapshot->counts {pipe_s(r):.2f} s / decode floor {floor:.2f} s = "
-                         f"{ratio:.2f}  (target <= 3: {'met' if ratio <= 3 else 'NOT met'}){mem}")
+                         f"{ratio:.2f}  ({target}){mem}")
     if "500k" in by:
         r = by["500k"]
         peak = max(s["peak_mib"] for s in r["stages"] if s["stage"] in PIPELINE) * 2**20

@@ -21,6 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+# A run of up to this many records may hand whole results between copies: its tables are a
+# few MB (5 MB pickled for the bundled 1,783 records); a registry-wide run's would be GBs.
+SMALL_RECORDS = 20_000
+
 
 def available() -> bool:
     """Whether a forked copy can work beside this process: fork, a second core, one thread."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trialmap import paths
+from trialmap import forked, paths
 from trialmap.errors import ArgumentError, SnapshotNotFoundError
 
 if TYPE_CHECKING:
@@ -506,6 +506,31 @@ class Run:
         return f"<table><caption style='text-align:left'><b>trialmap.Run</b></caption>{body}</table>"
 
 
+def _locate_and_select(tables: Tables, defn: Definition, as_of: str | None, overrides: Any,
+                       clock: StageTimer, trim: Callable[[], None]) -> tuple:
+    """Stages 2 and 3, side by side in a small run.
+
+    The study set needs each site's country code, not its coordinates: it is decided by a
+    forked copy while this process places the sites.
+    """
+    from trialmap import countries
+
+    coded = tables.replace(sites=tables.sites.assign(iso3=countries.to_iso3(tables.sites["country"])))
+
+    def decide() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        return select(coded, defn, as_of)
+
+    small = len(tables.studies) <= forked.SMALL_RECORDS
+    with forked.beside(decide) if small else nullcontext(decide) as decided:
+        with clock("locate"):
+            tables, geocoding = locate(tables, overrides)
+            trim()
+        with clock("select"):
+            selected = decided()
+            trim()
+    return tables, geocoding, selected
+
+
 @contextmanager
 def _malloc_for_arrow() -> Iterator[Callable[[], None]]:
     """Arrow allocates from the C library's malloc during a run; ``trim()`` returns freed memory.
@@ -603,12 +628,8 @@ def run(
         with clock("read"):
             tables = read(snap)
             trim()
-        with clock("locate"):
-            tables, geocoding = locate(tables, overrides)
-            trim()
-        with clock("select"):
-            log, categories, flow = select(tables, defn, as_of)
-            trim()
+        tables, geocoding, (log, categories, flow) = _locate_and_select(
+            tables, defn, as_of, overrides, clock, trim)
         with clock("count"):
             counts = count(tables, log, rule)
     ids = log.loc[log["included"], "nct_id"]

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trialmap import cli, paths, pipeline
+from trialmap import cli, forked, paths, pipeline
 from trialmap.errors import (
     ApiRefusedError,
     ApiUnavailableError,
@@ -247,8 +247,20 @@ def _main(args: argparse.Namespace, argv: list[str], t0: float, sigint: Any) -> 
             removed_countries=args.count_removed_countries, no_location=args.no_location_bucket,
         )
         snap, info = _snapshot(args, data_dir)
-        run = pipeline.run(snap, definition, rule=rule, as_of=args.as_of, overrides=args.overrides,
-                           fetch=info)
+
+        def compute() -> pipeline.Run:
+            return pipeline.run(snap, definition, rule=rule, as_of=args.as_of, overrides=args.overrides,
+                                fetch=info)
+
+        if int(snap.manifest.get("record_count") or 0) <= forked.SMALL_RECORDS:
+            # A forked copy runs the pipeline while this process loads the figure stack (a
+            # second of imports and map data); the run comes back pickled (5 MB for the
+            # bundled snapshot). A large snapshot runs here: its run would be costly to copy.
+            with forked.beside(compute) as computed:
+                suite.warm_up()
+                run = computed()
+        else:
+            run = compute()
         if len(run.included) == 0 and not args.quiet:
             print(f"trialmap: warning: no trial is left to map ({run.definition.label}"  # noqa: T201
                   f"{', as of ' + args.as_of if args.as_of else ''}, snapshot {snap.id}): the map is empty",

@@ -910,6 +910,32 @@ def export_one(
         plt.close(ax.figure)
 
 
+def warm_up() -> None:
+    """Import the drawing stack and load what Figure 1 needs before it is drawn: matplotlib
+    with its PDF backend, the world's boundaries, the map projections and the font.
+
+    The main command does this while a forked copy runs the pipeline. Any failure is left
+    for the drawing itself to report.
+    """
+    try:
+        import matplotlib.backends.backend_pdf
+        import matplotlib.pyplot  # noqa: F401
+        from matplotlib import font_manager
+
+        from trialmap import boundaries, report  # noqa: F401
+        from trialmap.figures import export, worldmap
+
+        boundaries.load_world()
+        for src, dst in worldmap.PIPELINES:
+            worldmap._transformer(src, dst)
+        family = export.journal_rc()["font.sans-serif"]
+        for weight in ("normal", "bold"):
+            props = font_manager.FontProperties(family=family, weight=weight)
+            font_manager.get_font(font_manager.findfont(props))
+    except Exception:  # the figure says what is wrong when it is drawn
+        return
+
+
 def drawn_source_line(fig) -> str:
     from matplotlib.text import Text
 

@@ -1,4 +1,8 @@
-"""Work in a forked copy: its value and its failures come back; a copy not waited for is stopped."""
+"""Work in a forked copy: its value and its failures come back; a copy not waited for is stopped.
+
+Earlier tests may leave threads behind (a local HTTP server's), which would make
+:func:`forked.available` say no: the tests of the copy itself force it.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,19 @@ from trialmap import forked
 from trialmap.errors import OutputError
 
 
-def test_the_value_comes_back_and_the_work_ran_elsewhere():
+@pytest.fixture
+def fork(monkeypatch):
+    monkeypatch.setattr(forked, "available", lambda: True)
+    return forked
+
+
+def test_the_value_comes_back_and_the_work_ran_elsewhere(fork):
     with forked.beside(lambda: (os.getpid(), b"x" * 3_000_000)) as result:  # larger than a pipe's buffer
         pid, blob = result()
     assert pid != os.getpid() and len(blob) == 3_000_000
 
 
-def test_a_trialmap_error_is_raised_here_with_its_message():
+def test_a_trialmap_error_is_raised_here_with_its_message(fork):
     def fail():
         raise OutputError("cannot write x.csv (the disk is full); nothing was replaced")
 
@@ -26,7 +36,7 @@ def test_a_trialmap_error_is_raised_here_with_its_message():
         result()
 
 
-def test_an_exception_that_does_not_pickle_still_says_what_it_was():
+def test_an_exception_that_does_not_pickle_still_says_what_it_was(fork):
     class Local(Exception):  # defined in a function: pickle cannot find it by name
         pass
 
@@ -37,7 +47,7 @@ def test_an_exception_that_does_not_pickle_still_says_what_it_was():
         result()
 
 
-def test_leaving_early_stops_the_copy(tmp_path):
+def test_leaving_early_stops_the_copy(fork, tmp_path):
     pid_file = tmp_path / "pid"
 
     def slow():

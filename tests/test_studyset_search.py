@@ -88,6 +88,7 @@ def test_relaxed_drops_assertions_and_widens_classes():
     assert relaxed(r"crohn\s") == r"crohn[\s\pZ\x{0b}\x{1c}-\x{1f}\x{85}]"
     assert relaxed(r"[\w-]+") == r"[\pL\pN_-]+"
     assert relaxed(r"[^\s]") == r"[^\s]"  # RE2's ASCII class excludes no more than Python's
+    assert relaxed(r"\bcrohn\s\w", ascii_only=True) == r"crohn[\s\x{0b}\x{1c}-\x{1f}][\w]"
     assert relaxed(r"a(?=(b|[)]))c") == "ac"  # the lookahead's own groups and classes go with it
 
 

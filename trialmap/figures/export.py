@@ -317,10 +317,11 @@ def export_figure(
                     png, tmp, dpi, blob, title, software))
 
     sidecar = stem.with_suffix(".json")
+    smallest = min_font_size(fig)
     side = {
         **record,
         "figure": {**record["figure"], "caption": caption, "source_line": source_line,
-                   "min_font_pt": min_font_size(fig)},
+                   "min_font_pt": smallest},
         "files": [
             {"file": f.path.name, "format": f.format, "dpi": f.dpi, "bytes": f.bytes,
              "sha256": f.sha256, "pixels": f.pixels}
@@ -332,8 +333,8 @@ def export_figure(
                         "records": json.loads(data.to_json(orient="records", date_format="iso"))}
     _atomic_write(sidecar, lambda tmp: _write_bytes(
         tmp, (json.dumps(side, indent=2, ensure_ascii=False, default=str) + "\n").encode()))
-    if min_font_size(fig) < MIN_FONT_PT:
-        log.warning("%s: smallest text is %.1f pt, below %.0f pt", stem.name, min_font_size(fig), MIN_FONT_PT)
+    if smallest < MIN_FONT_PT:
+        log.warning("%s: smallest text is %.1f pt, below %.0f pt", stem.name, smallest, MIN_FONT_PT)
     return Export(tuple(written), sidecar, side)
 
 

@@ -507,7 +507,7 @@ class Run:
 
 
 def _locate_and_select(tables: Tables, defn: Definition, as_of: str | None, overrides: Any,
-                       clock: StageTimer, trim: Callable[[], None]) -> tuple:
+                       clock: StageTimer, trim: Callable[[], None], beside: bool) -> tuple:
     """Stages 2 and 3, side by side in a small run.
 
     The study set needs each site's country code, not its coordinates: it is decided by a
@@ -521,7 +521,7 @@ def _locate_and_select(tables: Tables, defn: Definition, as_of: str | None, over
         return select(coded, defn, as_of)
 
     small = len(tables.studies) <= forked.SMALL_RECORDS
-    with forked.beside(decide) if small else nullcontext(decide) as decided:
+    with forked.beside(decide) if small and beside else nullcontext(decide) as decided:
         with clock("locate"):
             tables, geocoding = locate(tables, overrides)
             trim()
@@ -586,7 +586,8 @@ def run(
     fetch : dict, optional
         What a fetch step did (recorded in provenance; the CLI passes it).
     timer : callable, optional
-        ``timer(stage) -> context manager`` wrapped around each stage (the benchmark's clock).
+        ``timer(stage) -> context manager`` wrapped around each stage (the benchmark's clock);
+        a timed run runs its stages one after the other, in this process.
 
     Returns
     -------
@@ -628,8 +629,10 @@ def run(
         with clock("read"):
             tables = read(snap)
             trim()
+        # A timed run (the benchmark) keeps the stages one after the other, so that each
+        # stage's time and memory are its own.
         tables, geocoding, (log, categories, flow) = _locate_and_select(
-            tables, defn, as_of, overrides, clock, trim)
+            tables, defn, as_of, overrides, clock, trim, beside=timer is None)
         with clock("count"):
             counts = count(tables, log, rule)
     ids = log.loc[log["included"], "nct_id"]

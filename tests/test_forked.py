@@ -13,7 +13,7 @@ import time
 import pytest
 
 from trialmap import forked
-from trialmap.errors import OutputError
+from trialmap.errors import OutputError, TrialmapError
 
 
 @pytest.fixture
@@ -75,3 +75,10 @@ def test_with_another_thread_the_work_runs_in_process():
     finally:
         stop.set()
         t.join()
+
+
+def test_a_copy_that_dies_without_a_word_is_a_one_line_error(fork):
+    # Made up: the copy ends as an out-of-memory kill would, with no result written.
+    with pytest.raises(TrialmapError, match=r"ended without a result \(exit status 3\)"), \
+            forked.beside(lambda: os._exit(3)) as result:
+        result()

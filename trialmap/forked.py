@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from trialmap.errors import TrialmapError
+
 # A run of up to this many records may hand whole results between copies: its tables are a
 # few MB (5 MB pickled for the bundled 1,783 records); a registry-wide run's would be GBs.
 SMALL_RECORDS = 20_000
@@ -45,9 +47,12 @@ class Forked:
         self.pipe = -1
         _, status = os.waitpid(self.pid, 0)
         self.pid = 0
-        if not message:
-            msg = f"a forked worker ended without a result (wait status {status})"
-            raise RuntimeError(msg)
+        if not message:  # killed (out of memory?) or exited without a word
+            how = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                   else f"exit status {os.waitstatus_to_exitcode(status)}")
+            msg = (f"the copy of this process doing part of the work ended without a result ({how}); "
+                   "if the machine ran out of memory, close other programs and run again")
+            raise TrialmapError(msg)
         ok, value = pickle.loads(message)
         if not ok:
             raise value

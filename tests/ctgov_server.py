@@ -104,6 +104,15 @@ def study_field_paths() -> frozenset[str]:
     return frozenset(out)
 
 
+def fast_client(api_url: str, **kw: Any) -> Any:
+    """A :class:`trialmap.client.Client` for the local server: no pause between requests,
+    short back-off and timeouts, two restarts (``kw`` overrides any of them)."""
+    from trialmap.client import Client
+
+    opts = {"min_interval": 0.0, "backoff_factor": 0.01, "timeout": (1.0, 1.0), "max_restarts": 2}
+    return Client(api_url, **{**opts, **kw})
+
+
 def real_studies(name: str = "ctg-studies-50.json") -> list[dict[str, Any]]:
     """The real v2 study records of one website export, in file order."""
     return json.loads((CTGOV / name).read_text(encoding="utf-8"))

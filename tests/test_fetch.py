@@ -20,7 +20,7 @@ from trialmap.errors import ApiResponseError, ApiUnavailableError, QueryError, T
 from trialmap.query import STUDIES_PARAMETERS, load_query, parse_query
 
 from .conftest import closed_port_url
-from .ctgov_server import FakeCtgov, Fault, load_spec, nct, real_studies, spec_parameters
+from .ctgov_server import FakeCtgov, Fault, fast_client, load_spec, nct, real_studies, spec_parameters
 
 STUDIES = real_studies()
 IDS = [nct(s) for s in STUDIES]
@@ -35,9 +35,7 @@ def api():
         assert server.undefined_parameters() == set()
 
 
-def client(api_url: str, **kw) -> Client:
-    opts = {"min_interval": 0.0, "backoff_factor": 0.01, "timeout": (1.0, 1.0), "max_restarts": 2}
-    return Client(api_url, **{**opts, **kw})
+client = fast_client  # no pause between requests, short timeouts (tests/ctgov_server.py)
 
 
 @pytest.fixture(scope="module")

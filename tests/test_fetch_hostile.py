@@ -27,7 +27,7 @@ from trialmap.query import load_query, parse_query
 from trialmap.refresh import build_parser, main
 
 from .conftest import BUNDLED_ID, RAW, ROOT
-from .ctgov_server import FakeCtgov, Fault, nct, real_studies, study_field_paths
+from .ctgov_server import FakeCtgov, Fault, fast_client, nct, real_studies, study_field_paths
 
 STUDIES = real_studies()
 IDS = [nct(s) for s in STUDIES]
@@ -40,9 +40,7 @@ def api():
         yield server
 
 
-def client(url: str, **kw) -> Client:
-    opts = {"min_interval": 0.0, "backoff_factor": 0.01, "timeout": (1.0, 1.0), "max_restarts": 2}
-    return Client(url, **{**opts, **kw})
+client = fast_client  # no pause between requests, short timeouts (tests/ctgov_server.py)
 
 
 @pytest.fixture(scope="module")

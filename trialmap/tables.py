@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # name -> pandas dtype; order is the column order on disk.
 STUDIES = {
@@ -111,6 +115,14 @@ def isin(values: pd.Series | pd.Index, candidates: Iterable) -> np.ndarray:
     return hit.fill_null(False).to_numpy(zero_copy_only=False)
 
 
+def arrow_strings(values: Any) -> pa.Array:
+    """``values`` (a Series, Index or array of texts, <NA> as null) as one Arrow large_string array."""
+    import pyarrow as pa
+
+    arr = pa.array(pd.Series(values, dtype="string").array, type=pa.large_string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
 def join_runs(codes: np.ndarray, text: pd.Series, sep: str) -> tuple[np.ndarray, pd.Series]:
     """``sep.join`` of ``text`` over each run of equal group ``codes``, in row order, at Arrow speed.
 
@@ -129,9 +141,8 @@ def join_runs(codes: np.ndarray, text: pd.Series, sep: str) -> tuple[np.ndarray,
     if len(starts) != int(codes.max()) + 1:
         msg = "join_runs: the rows of a group are not contiguous (sort by the group keys first)"
         raise ValueError(msg)
-    values = pa.array(text.array, type=pa.large_string())
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    lists = pa.LargeListArray.from_arrays(pa.array(np.r_[starts, len(codes)], pa.int64()), values)
+    offsets = pa.array(np.r_[starts, len(codes)], pa.int64())
+    lists = pa.LargeListArray.from_arrays(offsets, arrow_strings(text))
     joined = pc.binary_join(lists, pa.scalar(sep, pa.large_string()))
     return starts, pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([joined])), dtype="string")
 

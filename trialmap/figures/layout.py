@@ -165,24 +165,15 @@ class LabelPlacer:
                 out.append(k)
         return out
 
-    def _data_overlap(self, box, own: str | None) -> float:
+    def _over_data(self, geom, own: str | None, measure: str) -> float:
+        """Total ``measure`` ("area" or "length") of ``geom`` over data countries other than ``own``."""
         if self.tree is None:
             return 0.0
         total = 0.0
-        for i in self.tree.query(box, predicate="intersects"):
+        for i in self.tree.query(geom, predicate="intersects"):
             k, g = self.data_items[int(i)]
             if k != own:
-                total += g.intersection(box).area
-        return total
-
-    def _leader_over_data(self, line, own: str | None) -> float:
-        if self.tree is None:
-            return 0.0
-        total = 0.0
-        for i in self.tree.query(line, predicate="intersects"):
-            k, g = self.data_items[int(i)]
-            if k != own:
-                total += g.intersection(line).length
+                total += getattr(g.intersection(geom), measure)
         return total
 
     def _free(self, box) -> bool:
@@ -307,8 +298,9 @@ class LabelPlacer:
                 if any(leader.intersects(o) for o in blocking):
                     continue  # no leader line through another label
                 crossings = sum(leader.intersects(ln) for ln in self.leaders)
-                over = self._leader_over_data(leader, key) / self.px_per_pt  # pt of line over data land
-                score = self._data_overlap(box, key) / max(box.area, 1) * 70 + r + 60 * crossings + 1.0 * over
+                over = self._over_data(leader, key, "length") / self.px_per_pt  # pt of line over data land
+                covered = self._over_data(box, key, "area") / max(box.area, 1)
+                score = covered * 70 + r + 60 * crossings + 1.0 * over
                 if best is None or score < best[0]:
                     best = (score, bx, by, box, leader)
             if best is not None and best[0] < r + 10:

@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 
 from trialmap.studyset.definition import Definition, normalize_mesh_id
 from trialmap.studyset.search import candidates, found
-from trialmap.tables import Tables, isin, join_runs
+from trialmap.tables import Tables, arrow_strings, isin, join_runs
 
 # Joins between the parts of one intervention label ("UC-MSCs and Conditioned Medium").
 _LABEL_PARTS = re.compile(r"\s+(?:and|or|plus|versus|vs\.?|with)\s+|\s*[,;+&/]\s*", re.IGNORECASE)
@@ -74,8 +74,7 @@ def _distinct(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
     """The codes of ``values`` (-1 for <NA>) and their distinct texts (Arrow: no Python
     string is made for a text no pattern can match)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    arr = pa.array(uniques, type=pa.large_string())
-    return codes, arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return codes, arrow_strings(uniques)
 
 
 def _on_unique(values: pd.Series, fn: Any, missing: Any, dtype: Any = None,

@@ -8,14 +8,13 @@ reproducible.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from trialmap.studyset.definition import Definition
 from trialmap.studyset.rule import classify, intervention_evidence
-from trialmap.tables import Tables, isin, join_runs
+from trialmap.tables import Tables, arrow_strings, isin, join_runs
 
 # Studies decided at once: both rules are per study, and a batch's intermediate texts
 # (titles, conditions, joined labels and descriptions) take about 1 GiB at 500,000
@@ -150,13 +149,9 @@ def by_batch(tables: Tables, ids: pd.Series, fn: Callable[[Tables, pd.Index], pd
     ids = pd.Index(pd.unique(ids))
     if len(ids) <= size:
         return fn(tables, ids)
-    def strings(values: Any) -> pa.Array:
-        arr = pa.array(pd.Series(values, dtype="string").array, pa.large_string())
-        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
     # Each row's batch from its study's position in ids (Arrow's hash join: no Python objects).
-    value_set = strings(ids)
-    where = {name: pc.index_in(strings(getattr(tables, name)["nct_id"]), value_set=value_set)
+    value_set = arrow_strings(ids)
+    where = {name: pc.index_in(arrow_strings(getattr(tables, name)["nct_id"]), value_set=value_set)
              .fill_null(-1).to_numpy(zero_copy_only=False) for name in needs}
     parts = []
     for start in range(0, len(ids), size):

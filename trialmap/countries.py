@@ -59,6 +59,7 @@ import re
 import unicodedata
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 from trialmap.errors import TrialmapError, UnknownRegionError
@@ -198,10 +199,16 @@ def to_iso3(names: pd.Series) -> pd.Series:
         ``string`` dtype, same index and name as ``names``; ``<NA>`` for a
         missing, blank or unknown name.
     """
+    import pyarrow as pa
+
     values = names.astype("string")
     aliases = _alias_map()
-    lookup = {value: aliases.get(normalize_name(value)) for value in values.dropna().unique()}
-    return values.map(lookup, na_action="ignore").astype("string")
+    # Arrow codes and a take, not Series.map: no Python string per row (1.7 million sites).
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    iso3 = pa.array([aliases.get(normalize_name(v)) for v in uniques] + [None], pa.large_string())
+    out = iso3.take(pa.array(np.where(codes < 0, len(uniques), codes)))
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([out])), index=names.index,
+                     name=names.name, dtype="string")
 
 
 def unknown_countries(names: pd.Series) -> pd.DataFrame:

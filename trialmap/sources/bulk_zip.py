@@ -231,6 +231,7 @@ def read(path: Path | str, report: Report | None = None) -> Tables:
         log.warning("%s: %d member(s) that are not studies were not read: %s%s", path.name,
                     len(report.non_study), shown, " ..." if len(report.non_study) > 5 else "")
     arrow = v2._newest_versions(concat_arrow([t for t, _ in results]), None)
+    del results  # so that arrow_to_tables frees each batch's chunks once they are combined
     return arrow_to_tables(arrow)
 
 

@@ -187,6 +187,7 @@ def read(paths: Path | Iterable[Path], keep: set[str] | None = None) -> Tables:
     else:
         parts = [read_file(path, k) for k, path in jobs]
     arrow = _newest_versions(concat_arrow(parts), keep)
+    del parts  # so that arrow_to_tables frees each page's chunks once they are combined
     return arrow_to_tables(arrow)
 
 

@@ -205,3 +205,30 @@ def test_no_machine_paths_in_any_output_by_default(data_dir, tmp_path):
             assert b"private-folder" not in blob and str(data_dir).encode() not in blob, f
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["geocoding"]["overrides"]["file"] == "overrides.csv"
+
+
+LEAVE = """
+import atexit, sys, threading, time
+from trialmap.sigint import leave
+atexit.register(lambda: open(sys.argv[1], "w").write("atexit ran"))
+def work():
+    time.sleep(0.3)
+    open(sys.argv[1] + ".thread", "w").write("done")
+if sys.argv[2] == "thread":  # a worker still busy: the normal exit waits for it
+    threading.Thread(target=work).start()
+print("the summary", end="")
+leave(3)
+"""
+
+
+@pytest.mark.parametrize("with_thread", [False, True])
+def test_leaving_without_teardown_keeps_exit_code_output_and_atexit(tmp_path, with_thread):
+    """The CLIs end with sigint.leave (no interpreter teardown, 0.3 s): the exit status, the
+    buffered output and the atexit functions are kept, and a running thread is waited for."""
+    marker = tmp_path / "marker"
+    proc = subprocess.run([sys.executable, "-c", LEAVE, str(marker), "thread" if with_thread else "-"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == "the summary"
+    assert marker.read_text() == "atexit ran"
+    assert (tmp_path / "marker.thread").exists() == with_thread

@@ -249,4 +249,6 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from trialmap.sigint import leave
+
+    leave(main())

@@ -280,11 +280,11 @@ def _main(args: argparse.Namespace, argv: list[str], t0: float, sigint: Any) -> 
 
 
 if __name__ == "__main__":
-    from trialmap.sigint import quiet_exit
+    from trialmap.sigint import leave, quiet_exit
 
     try:
         code = main()
     except BrokenPipeError:  # e.g. piped into head
         code = 0
     quiet_exit()  # a Ctrl-C during shutdown: exit 130 at once, no traceback
-    sys.exit(code)
+    leave(code)

@@ -334,10 +334,14 @@ def _threads() -> int:
 
 
 def _best(cmd: list[str], n: int, cwd: Path | None = None) -> float:
+    # Python's own default: bytecode written on first import and reused (a sandbox setting
+    # PYTHONDONTWRITEBYTECODE made every run of an editable install compile trialmap
+    # again, 0.3-0.5 s, while the libraries of the floor load theirs from install time).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
         times.append(time.perf_counter() - t0)
         if proc.returncode != 0:
             msg = f"{' '.join(cmd)} failed: {proc.stderr.strip()[-500:]}"

@@ -291,6 +291,7 @@ def decode_floor(pages: Sequence[Path]) -> dict[str, Any]:
 
 def run_zip(size: str, keep: bool = False) -> dict[str, Any]:
     """Generate (or reuse) a json.zip of ``size`` full records and read it to canonical tables."""
+    from trialmap import pipeline
     from trialmap.bench import scale
     from trialmap.snapshot import _remove_tree
     from trialmap.sources import bulk_zip
@@ -308,7 +309,8 @@ def run_zip(size: str, keep: bool = False) -> dict[str, Any]:
     report = bulk_zip.Report()
     base = rss()
     try:
-        with PeakRSS() as mem:
+        # with the allocator settings pipeline.run reads a snapshot of this size with
+        with PeakRSS() as mem, pipeline._malloc_for_arrow(large=True):
             t0 = time.perf_counter()
             tables = bulk_zip.read(path, report)
             seconds = time.perf_counter() - t0

@@ -274,7 +274,7 @@ def test_flow_diagram_draws_every_step_with_its_count(result):
 
 @pytest.mark.parametrize("name", ["msc-inflammatory-autoimmune", "msc-any-condition", "ipsc-derived"])
 def test_deciding_in_batches_gives_the_same_log_and_categories(bundled_snapshot, name):
-    """The rules are per study: batches of 250 of the 1,783 real records (as 100,000 are at
+    """The rules are per study: batches of 250 of the 1,783 real records (as 50,000 are at
     registry scale) give the one-batch answer, row for row."""
     tables, _ = pipeline.locate(pipeline.read(bundled_snapshot))
     definition = load_definition(name)

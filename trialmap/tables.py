@@ -123,6 +123,20 @@ def arrow_strings(values: Any) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
+def arrow_map(arr: Any, fn: Any, type_: Any = None) -> Any:
+    """``fn`` applied to each distinct value of ``arr`` once (nulls stay null unless ``fn`` maps None)."""
+    import pyarrow as pa
+
+    if type_ is None:
+        type_ = pa.large_string()
+    enc = arr.dictionary_encode() if not isinstance(arr.type, pa.DictionaryType) else arr
+    mapped = pa.array([fn(v) for v in enc.dictionary.to_pylist()], type=type_)
+    out = mapped.take(enc.indices)
+    if arr.null_count and fn(None) is not None:
+        out = pa.array([fn(None) if v is None else v for v in out.to_pylist()], type=type_)
+    return out
+
+
 def join_runs(codes: np.ndarray, text: pd.Series, sep: str) -> tuple[np.ndarray, pd.Series]:
     """``sep.join`` of ``text`` over each run of equal group ``codes``, in row order, at Arrow speed.
 

@@ -17,7 +17,6 @@ from trialmap.errors import SourceFormatError
 from trialmap.sources.common import (
     Columns,
     arrow_field,
-    arrow_map,
     arrow_to_tables,
     join,
     number,
@@ -25,7 +24,7 @@ from trialmap.sources.common import (
     status_enum,
     to_enum,
 )
-from trialmap.tables import Tables
+from trialmap.tables import Tables, arrow_map
 
 FORMAT = "ctgov-classic-full-studies-tar"
 # API v2 renamed the classic "Anticipated" enrollment to ESTIMATED.

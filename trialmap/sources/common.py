@@ -308,20 +308,6 @@ def arrow_join(lists: Any, sep: str = "|") -> Any:
     return pc.if_else(pc.equal(joined, ""), None, joined).cast(pa.large_string())
 
 
-def arrow_map(arr: Any, fn: Any, type_: Any = None) -> Any:
-    """``fn`` applied to each distinct value of ``arr`` once (nulls stay null unless ``fn`` maps None)."""
-    import pyarrow as pa
-
-    if type_ is None:
-        type_ = pa.large_string()
-    enc = arr.dictionary_encode() if not isinstance(arr.type, pa.DictionaryType) else arr
-    mapped = pa.array([fn(v) for v in enc.dictionary.to_pylist()], type=type_)
-    out = mapped.take(enc.indices)
-    if arr.null_count and fn(None) is not None:
-        out = pa.array([fn(None) if v is None else v for v in out.to_pylist()], type=type_)
-    return out
-
-
 def arrow_repeat(values: Any, rows: np.ndarray) -> Any:
     """``values[rows]``: a per-study column spread onto its child rows."""
     import pyarrow as pa

@@ -188,14 +188,15 @@ def _evidence_text(ev: pd.DataFrame, cats: pd.DataFrame, ids: pd.Series) -> pd.S
     iv = pc.binary_join_element_wise(field, arrow_strings(ev["term"]).fill_null(empty), colon)
     confirmed = ev["confirmed"].fillna(False).to_numpy(dtype=bool) & (pc.utf8_length(field).to_numpy() > 0)
     iv = pc.if_else(pa.array(confirmed), iv, empty)
-    iv = iv.take(pc.index_in(arrow_strings(ids), value_set=arrow_strings(ev.index))).fill_null(empty)
+    at = arrow_strings(ids)
+    iv = iv.take(pc.index_in(at, value_set=arrow_strings(ev.index))).fill_null(empty)
 
     counted = cats.loc[cats["counts"] & (cats["category"] != "any_condition"),
                        ["nct_id", "category", "matched_by", "match"]]
     counted = counted.sort_values("nct_id", kind="stable")
     text = counted["category"] + " (" + counted["matched_by"] + ": " + counted["match"] + ")"
     first, joined = join_runs(counted.groupby("nct_id", sort=False).ngroup().to_numpy(), text, "; ")
-    where = pc.index_in(arrow_strings(ids), value_set=arrow_strings(counted["nct_id"].iloc[first]))
+    where = pc.index_in(at, value_set=arrow_strings(counted["nct_id"].iloc[first]))
     cat = arrow_strings(joined).take(where).fill_null(empty)
 
     both = pc.and_(pc.greater(pc.utf8_length(iv), 0), pc.greater(pc.utf8_length(cat), 0))

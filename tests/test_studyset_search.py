@@ -78,8 +78,22 @@ def test_case_folding_agrees_on_every_cased_code_point():
         for p in (letter, f"[{letter}-{letter}]"):
             compiled = re.compile(p, re.IGNORECASE)
             python = {i for i, c in enumerate(cased) if compiled.match(c)}
-            kept = set(candidates(cased, compiled).tolist())
+            kept = set(candidates(cased, compiled, python_bytes=0).tolist())  # RE2 decides
             assert python <= kept, (p, [cased[i] for i in python - kept])
+
+
+def test_few_non_ascii_texts_are_left_to_python():
+    """RE2 narrows the ASCII texts either way; a few non-ASCII ones are all kept (Python
+    decides them) or, with the limit at 0, narrowed by RE2's Unicode pattern: same answers."""
+    compiled = re.compile(r"\bcrohn\s+disease|sj[oö]gren", re.IGNORECASE)
+    texts = ["Crohn disease", "ulcerative colitis", "asthma", *HARD]
+    ascii_ = [i for i, t in enumerate(texts) if t.isascii()]
+    few, narrowed = candidates(texts, compiled), candidates(texts, compiled, python_bytes=0)
+    assert set(few) - set(ascii_) == {i for i, t in enumerate(texts) if not t.isascii()}
+    assert set(narrowed) < set(few)
+    assert set(few) & set(ascii_) == set(narrowed) & set(ascii_) == {0}
+    expected = [bool(compiled.search(t)) for t in texts]
+    assert [i in set(narrowed) for i in range(len(texts)) if expected[i]] == [True] * sum(expected)
 
 
 def test_relaxed_drops_assertions_and_widens_classes():

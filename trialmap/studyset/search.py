@@ -30,6 +30,9 @@ _FLAGS = {re.IGNORECASE: "i", re.DOTALL: "s", re.MULTILINE: "m"}
 # points where they differ (tests/test_studyset_search.py checks every one), so RE2 sees
 # both Turkish i's as "i".
 _TURKISH_I = "[\u0130\u0131]"
+# Up to this many bytes of non-ASCII texts, Python's re searches them all: RE2 compiling a
+# long pattern with Unicode classes costs more (~9 ms for not_cells) than re on a few titles.
+PYTHON_DECIDES_BYTES = 8192
 
 
 def _class_end(p: str, i: int) -> int:
@@ -96,8 +99,10 @@ def relaxed(pattern: str, ascii_only: bool = False) -> str:
     return "".join(out)
 
 
-def candidates(texts: Sequence[str] | pa.Array, pattern: re.Pattern[str]) -> np.ndarray:
-    """Indices of the texts ``pattern`` may match (every text it does match is among them)."""
+def candidates(texts: Sequence[str] | pa.Array, pattern: re.Pattern[str],
+               python_bytes: int = PYTHON_DECIDES_BYTES) -> np.ndarray:
+    """Indices of the texts ``pattern`` may match (every text it does match is among them);
+    the texts with non-ASCII characters are all kept when they hold ``python_bytes`` or fewer."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -113,8 +118,10 @@ def candidates(texts: Sequence[str] | pa.Array, pattern: re.Pattern[str]) -> np.
         hit = pc.match_substring_regex(arr, prefix + relaxed(pattern.pattern, ascii_only=True))
         hit = hit.to_numpy(zero_copy_only=False).copy()
         wider = np.flatnonzero(~pc.string_is_ascii(arr).to_numpy(zero_copy_only=False))
-        if len(wider):  # the texts with other characters: Python's Unicode classes
-            other = arr.take(pa.array(wider))
+        other = arr.take(pa.array(wider)) if len(wider) else None
+        if other is not None and pc.sum(pc.binary_length(other)).as_py() <= python_bytes:
+            hit[wider] = True  # few texts with other characters: Python searches them all
+        elif other is not None:  # the texts with other characters: Python's Unicode classes
             if pc.any(pc.match_substring_regex(other, _TURKISH_I)).as_py():
                 other = pc.replace_substring_regex(other, _TURKISH_I, "i")
             hit[wider] = pc.match_substring_regex(other, prefix + relaxed(pattern.pattern)).to_numpy(

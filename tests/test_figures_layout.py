@@ -102,3 +102,35 @@ def test_every_sensitivity_variant_has_a_symbol_of_its_own(ctx):
             pairs.append((to_hex(c.get_facecolor()[0]), to_hex(c.get_edgecolor()[0]),
                           path.vertices.round(3).tobytes()))
     assert len(pairs) >= 8 and len(set(pairs)) == len(pairs)
+
+
+@pytest.mark.parametrize("width", ["double", "single"])
+def test_figure1_inset_labels_planned_by_a_forked_copy_are_the_ones_the_placer_draws(result, width,
+                                                                                    monkeypatch):
+    from trialmap import forked
+    from trialmap.figures import layout
+    from trialmap.figures.suite import draw
+
+    copies = []
+    start = forked.start
+
+    def labels(available: bool) -> list:
+        monkeypatch.setattr(forked, "available", lambda: available)
+        fig = draw(result, "figure1", width).figure
+        try:
+            return [(ax.get_gid(), t.get_gid(), t.get_text(), tuple(t.get_position()), t.get_zorder(),
+                     t.get_color(), t.get_fontsize(), getattr(t, "arrowprops", None))
+                    for ax in fig.axes for t in ax.texts]
+        finally:
+            plt.close(fig)
+
+    monkeypatch.setattr(forked, "start", lambda work: copies.append(work) or start(work))
+    beside = labels(True)
+    assert len(copies) == 1  # the inset's labels came back from a copy
+    # The reference: the placer draws each label itself, in this process, nothing replayed.
+    monkeypatch.setattr(layout.LabelPlacer, "_annotate",
+                        lambda self, **kw: self.annotations.append(kw) or self.ax.annotate(**kw))
+    monkeypatch.setattr(layout, "draw_plan", lambda ax, plan: None)
+    drawn = labels(False)
+    inset = [t for t in drawn if t[0] == "europe-inset" and (t[1] or "").startswith("label-")]
+    assert len(inset) >= 10 and beside == drawn

@@ -56,6 +56,15 @@ def _shapely_box(b: Bbox, pad: float = 0.0):
     return shapely.box(b.x0 - pad, b.y0 - pad, b.x1 + pad, b.y1 + pad)
 
 
+def draw_plan(ax: Axes, plan: dict[str, Any]) -> None:
+    """Draw on ``ax`` the labels a :class:`LabelPlacer` with ``draw=False`` planned for it
+    (:meth:`LabelPlacer.plan`)."""
+    for kw in plan["annotations"]:
+        ax.annotate(**kw)
+    ax.trialmap_shapes = plan["shapes"]
+    ax.trialmap_skipped = plan["skipped"]
+
+
 def display_geometries(ax: Axes, geoms: Sequence) -> list:
     """Projected geometries (data coordinates of ``ax``) in display space (pixels)."""
     import shapely
@@ -78,13 +87,19 @@ class LabelPlacer:
         iso3 per geometry (a country may have several rows).
     data_keys
         Countries that carry data (their fills must not be hidden by text).
+    draw
+        ``False``: each label's ``annotate`` arguments are only recorded in
+        :attr:`annotations` (a forked copy plans, the parent draws: :meth:`plan`,
+        :func:`draw_plan`).
     """
 
     ax: Any
     geoms: Sequence
     keys: Sequence[str]
     data_keys: Iterable[str] = ()
+    draw: bool = True
     occupied: list = field(default_factory=list)
+    annotations: list = field(default_factory=list)
     placed: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     leaders: list = field(default_factory=list)
@@ -202,6 +217,14 @@ class LabelPlacer:
         t += 0.5 * self.px_per_pt / math.hypot(dx, dy)
         return {"shrinkA": 0, "patchA": None, "relpos": (0.5 + t * dx / w, 0.5 + t * dy / h)}
 
+    def _annotate(self, **kw):
+        self.annotations.append(kw)
+        return self.ax.annotate(**kw) if self.draw else kw
+
+    def plan(self) -> dict[str, Any]:
+        """What :func:`draw_plan` needs to draw these labels on the same axes in another process."""
+        return {"annotations": self.annotations, "skipped": self.skipped, "shapes": dict(self.data_items)}
+
     def place(
         self,
         key: str,
@@ -220,8 +243,8 @@ class LabelPlacer:
 
         Inside the country (no leader) when its shape holds the text; else (when
         ``leader``) at the nearest free spot around it with a thin leader line. Returns
-        the artist, or ``None`` (recorded in :attr:`skipped` when ``leader``) when no
-        spot is free.
+        the artist (with ``draw=False`` its arguments), or ``None`` (recorded in
+        :attr:`skipped` when ``leader``) when no spot is free.
         """
         import shapely
 
@@ -257,9 +280,9 @@ class LabelPlacer:
                     and not any(box.intersects(ln) for ln in self.leaders)
                 ):
                     xy = self.ax.transData.inverted().transform((cx, cy))
-                    art = self.ax.annotate(
-                        text,
-                        anchor,
+                    art = self._annotate(
+                        text=text,
+                        xy=anchor,
                         xytext=xy,
                         fontsize=size,
                         ha="center",
@@ -310,9 +333,9 @@ class LabelPlacer:
             return None
         _, bx, by, box, leader = best
         xy_text = self.ax.transData.inverted().transform((bx, by))
-        art = self.ax.annotate(
-            text,
-            anchor,
+        art = self._annotate(
+            text=text,
+            xy=anchor,
             xytext=xy_text,
             fontsize=size,
             ha="center",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -435,17 +435,20 @@ def label_map(
     fmt=None,
     occupied: Sequence = (),
     gid_prefix: str = "label-",
+    draw: bool = True,
 ) -> Any:
     """Label countries ``keys`` (in order) with "ISO3 value", placed without collisions.
 
-    Returns the :class:`~trialmap.figures.layout.LabelPlacer` (``placed``, ``skipped``).
+    Returns the :class:`~trialmap.figures.layout.LabelPlacer` (``placed``, ``skipped``;
+    with ``draw=False`` the labels are planned, not drawn: ``plan()``).
     """
     from trialmap.figures.layout import LabelPlacer
 
     fmt = fmt or _fmt
     has = values[values > 0]
     shown = geo[geo["iso3"].isin(set(has.index))]
-    placer = LabelPlacer(ax, list(geo.geometry), list(geo["iso3"]), data_keys=list(shown["iso3"].unique()))
+    placer = LabelPlacer(ax, list(geo.geometry), list(geo["iso3"]), data_keys=list(shown["iso3"].unique()),
+                         draw=draw)
     ax.trialmap_shapes = {k: g for k, g in placer.data_items}
     for b in occupied:
         if hasattr(b, "geom_type"):
@@ -631,8 +634,9 @@ def figure1(
     """
     import matplotlib.pyplot as plt
 
+    from trialmap import forked
     from trialmap.figures.export import add_source_line, width_mm
-    from trialmap.figures.layout import add_axes_mm
+    from trialmap.figures.layout import add_axes_mm, draw_plan
 
     del title
     col = counts.assign(_v=counts[value].astype(float))
@@ -658,7 +662,7 @@ def figure1(
     ax_e = add_axes_mm(fig, *boxes["europe"])
     ax_e.set_gid("europe-inset")
     geo_e = _europe_geo(world)
-    europe_panel(
+    label_europe = europe_panel(
         ax_e,
         geo_e,
         values,
@@ -669,42 +673,46 @@ def figure1(
         heading_size=sz["body"],
         unit=unit,
     )
-    ax_w = add_axes_mm(fig, *boxes["world"])
-    ax_w.set_gid("world")
-    (ex0, ex1), (ey0, ey1) = ax_e.get_xlim(), ax_e.get_ylim()
-    outline = europe_outline_on_world(extent=(ex0, ey0, ex1, ey1))
-    world_panel(
-        ax_w,
-        geo,
-        values,
-        classes,
-        size=sz["label"],
-        outline=outline,
-        marker_size=sz["marker"],
-        integer=integer,
-        # 89 mm: the world map has room for the countries with two or more trials (and the
-        # tiny ones, whose dots need a name); the one-trial countries read from their colour
-        min_label=2 if w < 120 else 0,
-    )
-
-    ax_l = add_axes_mm(fig, *boxes["legend"])
-    ax_l.set_axis_off()
-    ax_l.set_gid("legend")
-    if w >= 120:
-        legend_panel(ax_l, classes, size=sz["small"])
-    else:
-        legend_panel(
-            ax_l, classes, size=sz["small"], ncol=len(classes.labels) + 1, loc="upper center", bbox=(0.5, 1.0)
+    # The inset's labels are placed by a forked copy of this process while this one draws
+    # the rest (the inset's labels were a quarter of the drawing time; the two maps' labels
+    # never meet), then drawn here.
+    with forked.beside(lambda: label_europe(draw=False).plan()) as europe_labels:
+        ax_w = add_axes_mm(fig, *boxes["world"])
+        ax_w.set_gid("world")
+        (ex0, ex1), (ey0, ey1) = ax_e.get_xlim(), ax_e.get_ylim()
+        outline = europe_outline_on_world(extent=(ex0, ey0, ex1, ey1))
+        world_panel(
+            ax_w,
+            geo,
+            values,
+            classes,
+            size=sz["label"],
+            outline=outline,
+            marker_size=sz["marker"],
+            integer=integer,
+            # 89 mm: the world map has room for the countries with two or more trials (and the
+            # tiny ones, whose dots need a name); the one-trial countries read from their colour
+            min_label=2 if w < 120 else 0,
         )
 
-    if "ranked" in boxes and ranked:
-        ax_r = add_axes_mm(fig, *boxes["ranked"])
-        ax_r.set_gid("ranked")
-        ranked_panel(
-            ax_r, col.rename(columns={"_v": "value"}), classes, top=ranked, size=sz["small"], unit=unit
-        )
-    if source_line:
-        add_source_line(fig, source_line, fontsize=sz["source"], layout=False)
+        ax_l = add_axes_mm(fig, *boxes["legend"])
+        ax_l.set_axis_off()
+        ax_l.set_gid("legend")
+        if w >= 120:
+            legend_panel(ax_l, classes, size=sz["small"])
+        else:
+            legend_panel(ax_l, classes, size=sz["small"], ncol=len(classes.labels) + 1, loc="upper center",
+                         bbox=(0.5, 1.0))
+
+        if "ranked" in boxes and ranked:
+            ax_r = add_axes_mm(fig, *boxes["ranked"])
+            ax_r.set_gid("ranked")
+            ranked_panel(
+                ax_r, col.rename(columns={"_v": "value"}), classes, top=ranked, size=sz["small"], unit=unit
+            )
+        if source_line:
+            add_source_line(fig, source_line, fontsize=sz["source"], layout=False)
+        draw_plan(ax_e, europe_labels())
     return ax_w
 
 
@@ -763,8 +771,9 @@ def europe_panel(
     marker_size: float,
     heading_size: float,
     unit: str = "trials",
-) -> Any:
-    """The Europe inset (EPSG:3035): fills, labels of every country with data, a heading."""
+) -> Callable[..., Any]:
+    """The Europe inset (EPSG:3035): fills and a heading; returns its labelling (every
+    country with data), :func:`label_map` with its arguments but ``draw``, to be called."""
     from matplotlib.patches import Rectangle
 
     choropleth(ax, geo, values, classes, marker_size=marker_size)
@@ -811,9 +820,8 @@ def europe_panel(
     ]
     from trialmap.figures.layout import renderer
 
-    return label_map(
-        ax, geo, values, classes, keys, size=size, occupied=[t.get_window_extent(renderer(ax.figure))]
-    )
+    return functools.partial(label_map, ax, geo, values, classes, keys, size=size,
+                             occupied=[t.get_window_extent(renderer(ax.figure))])
 
 
 def ranked_panel(

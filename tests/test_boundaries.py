@@ -272,3 +272,35 @@ def test_missing_file_is_a_clear_error(monkeypatch, tmp_path, fresh_cache):
     with pytest.raises(BoundariesError, match=r"python -m trialmap\.boundaries") as info:
         boundaries.load_world()
     assert isinstance(info.value, TrialmapError)
+
+
+
+@pytest.mark.parametrize("read", [boundaries.load_world, boundaries.country_points], ids=["world", "points"])
+def test_a_damaged_file_is_a_clear_error(monkeypatch, tmp_path, fresh_cache, read):
+    damaged = tmp_path / "world_admin0.gpkg"
+    damaged.write_bytes(b"made up: not a GeoPackage\n" * 200)
+    monkeypatch.setattr(boundaries, "world_path", lambda: damaged)
+    with pytest.raises(BoundariesError, match="cannot read the vendored country boundaries"):
+        read()
+    boundaries._points.cache_clear()
+    monkeypatch.setattr(boundaries, "world_path", lambda: tmp_path / "missing.gpkg")
+    with pytest.raises(BoundariesError, match=r"python -m trialmap\.boundaries"):
+        read()
+
+
+def test_country_points_come_from_the_attribute_table_alone(fresh_cache):
+    """Read without the polygons (sqlite3, no geopandas), the same points as the world table's."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from trialmap import boundaries; boundaries.country_points(); "
+            "print('geopandas' in sys.modules, 'shapely' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+    world = boundaries.load_world()
+    coded = world[world["iso3"] != ""]
+    largest = (coded.sort_values(["iso3", "area_km2"], ascending=[True, False], kind="stable")
+               .drop_duplicates("iso3").set_index("iso3"))
+    points = boundaries.country_points().set_index("iso3").loc[largest.index]
+    assert (points["lat"] == largest["rep_lat"]).all() and (points["lon"] == largest["rep_lon"]).all()
+    assert len(points) == coded["iso3"].nunique() > 240

@@ -81,8 +81,9 @@ def exclusion_reasons(log: pd.DataFrame, top: int = 4) -> dict[str, list[tuple[s
     """
     out: dict[str, list[tuple[str, int]]] = {}
     left = log[~log["included"]]
+    plain = {r: plain_reason(r) for r in left["reason"].fillna("").unique()}  # once per distinct reason
     for step, grp in left.groupby("step", sort=False):
-        kinds = grp["reason"].fillna("").map(plain_reason)
+        kinds = grp["reason"].fillna("").map(plain)
         counts = kinds.value_counts()
         items = [(str(k), int(v)) for k, v in counts.head(top).items()]
         rest = int(counts.iloc[top:].sum())

@@ -388,12 +388,14 @@ def trial_records(run, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         .groupby("nct_id")["label"].agg(lambda x: list(dict.fromkeys(x)))
         .to_dict()
     )
+    # column by column, not row by row (a .loc per trial was most of the report's time)
+    fields = ("title", "phases", "overall_status", "start_date")
+    cols = {c: dict(zip(s.index, s[c].tolist(), strict=True)) for c in fields if c in s.columns}
     out = {}
     for nct in sorted(ids):
-        row = s.loc[nct] if nct in s.index else None
 
-        def get(col: str, row=row) -> Any:
-            return None if row is None or col not in row.index else row[col]
+        def get(col: str, nct=nct) -> Any:
+            return cols[col].get(nct) if col in cols else None
 
         out[nct] = {
             "title": "" if pd.isna(get("title")) else str(get("title")),

@@ -272,7 +272,9 @@ def export_figure(
             round(time.perf_counter() - t0, 3),
         ))
 
-    # zlib level 3 rather than matplotlib's 6: Figure 1's PDF 6% larger, written 0.2 s sooner
+    # zlib level 3 rather than matplotlib's 6: Figure 1's PDF 6% larger, written 0.2 s sooner;
+    # PNGs 12-20% sooner (Figure 1 at 300 dpi 0.38 -> 0.33 s, 1% smaller; at 600 dpi up to
+    # 40% larger: the flow diagram's 0.48 -> 0.68 MB)
     rc = {"pdf.fonttype": 42, "ps.fonttype": 42, "pdf.compression": 3, "svg.fonttype": svg_fonttype,
           "svg.hashsalt": stem.name}
     png_md = {"Title": title, "Description": source_line, "Software": software, PROVENANCE_KEY: blob}
@@ -283,7 +285,7 @@ def export_figure(
         for dpi in raster:
             t0 = time.perf_counter()
             buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=dpi, metadata=png_md)
+            fig.savefig(buf, format="png", dpi=dpi, metadata=png_md, pil_kwargs={"compress_level": 3})
             out.append((buf.getvalue(), time.perf_counter() - t0))
         return out
 

@@ -80,6 +80,22 @@ def test_region_bars_are_the_region_counts_with_eu27_inside_europe(result):
         plt.close(ax.figure)
 
 
+@pytest.mark.parametrize("width", ["single", "double"])
+def test_region_axis_covers_every_bar_and_ends_at_a_tick(result, width):
+    """No bar runs past the end of the axis line, the line ends at its last tick, and the rule
+    above the no-location row stops where the axis does (not at the page edge)."""
+    ax = regions_bar(result.region_counts, width=width, no_location=25)
+    try:
+        lo, hi = ax.spines["bottom"].get_bounds()
+        longest = max(p.get_width() for p in ax.patches if (p.get_gid() or "").startswith("bar-"))
+        assert lo == 0 and longest <= hi == max(ax.get_xticks())
+        assert hi < ax.get_xlim()[1]  # room for the value labels stays
+        (rule,) = [c for c in ax.collections if c.get_gid() == "no-location-rule"]
+        assert rule.get_segments()[0][:, 0].tolist() == [0, hi]
+    finally:
+        plt.close(ax.figure)
+
+
 # -- timeline ------------------------------------------------------------------
 
 

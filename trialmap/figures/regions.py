@@ -88,6 +88,13 @@ def regions_bar(
                 label += f" (of which {sub} {int(n[sub])}, light inner bar)"
         ax.annotate(label, (value, yi), xytext=(2, 0), textcoords="offset points", va="center",
                     ha="left", fontsize=fs, gid=f"value-{region}")
+    top = max([int(n[r]) for r in order] + [int(no_location or 0), 1])
+    # Room on the right for the value labels; the axis runs to the first tick at or past the
+    # longest bar (no bar beyond the axis), and no further.
+    ax.set_xlim(0, top * (1.9 if fig.get_figwidth() / MM < 120 else 1.5))
+    values = ax.xaxis.get_major_locator().tick_values(0, top)
+    end = min([t for t in values if t >= top], default=top)
+    ticks = [t for t in values if 0 <= t <= end]
     if no_location:
         yi = y[-1]
         ax.barh(yi, int(no_location), height=0.7, color="white", edgecolor=BAR_COLOR, linewidth=0.6,
@@ -95,17 +102,13 @@ def regions_bar(
         ax.annotate(f"{int(no_location)} (in scope, on no map)", (int(no_location), yi), xytext=(2, 0),
                     textcoords="offset points", va="center", ha="left", fontsize=fs, gid="value-no-location")
         labels.append(NO_LOCATION_LABEL)
-        ax.axhline(yi + 0.5, color="#999999", lw=0.4, ls=":")
+        ax.hlines(yi + 0.5, 0, end, color="#999999", lw=0.4, ls=":", gid="no-location-rule")
     ax.set_yticks(y, labels, fontsize=fs)
     ax.tick_params(axis="x", labelsize=fs, width=0.4, length=2)
     ax.tick_params(axis="y", length=0)
     ax.set_xlabel("Trials with at least one site in the region", fontsize=fs)
-    top = max([int(n[r]) for r in order] + [int(no_location or 0), 1])
-    # Room on the right for the value labels, but no axis beyond the data.
-    ax.set_xlim(0, top * (1.9 if fig.get_figwidth() / MM < 120 else 1.5))
-    ticks = [t for t in ax.xaxis.get_major_locator().tick_values(0, top) if 0 <= t <= top * 1.05]
     ax.set_xticks(ticks)
-    ax.spines["bottom"].set_bounds(0, max(ticks) if ticks else top)
+    ax.spines["bottom"].set_bounds(0, end)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):

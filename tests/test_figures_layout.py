@@ -104,6 +104,23 @@ def test_every_sensitivity_variant_has_a_symbol_of_its_own(ctx):
     assert len(pairs) >= 8 and len(set(pairs)) == len(pairs)
 
 
+def test_sensitivity_legend_names_categories_as_the_definition_does(ctx):
+    """Variants are named by their category's label (COVID-19, IgA nephropathy), each entry
+    starting with a capital, never a switch's snake-case name."""
+    spec = next(f for f in DEFAULT_FIGURES if f.name == "sensitivity")
+    with mpl.rc_context(journal_rc("double")):
+        ax = spec.draw(ctx, "double")
+    try:
+        legends = [leg for leg in [*ax.figure.legends, ax.get_legend()] if leg]
+        entries = [t.get_text() for leg in legends for t in leg.get_texts()]
+    finally:
+        plt.close(ax.figure)
+    assert "COVID-19 left out (definition: counted)" in entries
+    assert "IgA nephropathy left out (definition: counted)" in entries
+    assert "The definition as written" in entries
+    assert all(e[:1].isupper() for e in entries) and not [e for e in entries if "_" in e or "covid19" in e]
+
+
 @pytest.mark.parametrize("width", ["double", "single"])
 def test_figure1_inset_labels_planned_by_a_forked_copy_are_the_ones_the_placer_draws(result, width,
                                                                                     monkeypatch):

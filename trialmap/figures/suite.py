@@ -615,8 +615,10 @@ def _sensitivity(ctx: SuiteContext, width: str) -> Axes:
     from trialmap.figures.sensitivity import sensitivity_plot
 
     wide, summary = ctx.sensitivity
-    labels = {v: variant_words(v, d) for v, d in zip(summary["variant"], summary["description"], strict=True)}
-    labels["default"] = "the definition as written"
+    names = switch_names(ctx.run.definition)
+    labels = {v: variant_words(v, d, names)
+              for v, d in zip(summary["variant"], summary["description"], strict=True)}
+    labels["default"] = "The definition as written"
     return sensitivity_plot(
         wide,
         top=12 if width == "double" else 10,
@@ -627,14 +629,27 @@ def _sensitivity(ctx: SuiteContext, width: str) -> Axes:
     )
 
 
-def variant_words(variant: str, description: str) -> str:
-    """A sensitivity variant in words: ``"covid19=off"`` -> ``"covid19 trials left out (definition: in)"``."""
+def switch_names(definition: Any, longest: int = 28) -> dict[str, str]:
+    """Switch -> the name of the category it turns on or off, as a legend can hold it: the
+    label before any parenthesis, when that is at most ``longest`` characters ("IgA
+    nephropathy", "COVID-19"; "Polymyositis and dermatomyositis" is left to the switch's words)."""
+    names: dict[str, str] = {}
+    for c in definition.categories:
+        short = c.label.split(" (")[0].strip()
+        if c.switch is not None and c.switch not in names and len(short) <= longest:
+            names[c.switch] = short
+    return names
+
+
+def variant_words(variant: str, description: str, names: Mapping[str, str] | None = None) -> str:
+    """A sensitivity variant in words: ``"covid19=off"`` -> ``"COVID-19 left out (definition:
+    counted)"``, with the category names of ``names`` (:func:`switch_names`), else the switch's words."""
     m = re.fullmatch(r"switch (\S+) (on|off) \(file: (on|off)\)", description)
     if not m:
         return description[:1].upper() + description[1:]
     name, state, file_state = m.groups()
-    words = name.replace("_", " ")
-    return (f"{words} {'counted' if state == 'on' else 'left out'} "
+    words = (names or {}).get(name) or name.replace("_", " ")
+    return (f"{words[:1].upper() + words[1:]} {'counted' if state == 'on' else 'left out'} "
             f"(definition: {'counted' if file_state == 'on' else 'left out'})")
 
 

@@ -151,3 +151,19 @@ def test_figure1_inset_labels_planned_by_a_forked_copy_are_the_ones_the_placer_d
     drawn = labels(False)
     inset = [t for t in drawn if t[0] == "europe-inset" and (t[1] or "").startswith("label-")]
     assert len(inset) >= 10 and beside == drawn
+
+
+def test_per_capita_map_names_the_large_countries_below_the_top_rates(ctx):
+    """The twelve highest rates are labelled wherever the label goes; the United States and
+    Canada (dark, large, below the top twelve) get theirs inside; no rate prints as 0.0."""
+    spec = next(f for f in DEFAULT_FIGURES if f.name == "figure1-per-capita")
+    with mpl.rc_context(journal_rc("double")):
+        ax = spec.draw(ctx, "double")
+    try:
+        texts = {t.get_gid(): t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("label-")}
+        inside = {t.get_gid() for t in ax.texts if getattr(t, "arrow_patch", None) is None}
+    finally:
+        plt.close(ax.figure)
+    assert texts["label-USA"].startswith("USA 2.") and texts["label-CAN"].startswith("CAN 2.")
+    assert {"label-USA", "label-CAN", "label-CHN"} <= inside
+    assert len(texts) > 12 + 3 and not [t for t in texts.values() if t.endswith(" 0.0")]

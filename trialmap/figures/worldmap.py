@@ -436,8 +436,10 @@ def label_map(
     occupied: Sequence = (),
     gid_prefix: str = "label-",
     draw: bool = True,
+    fill_in: Sequence[str] = (),
 ) -> Any:
-    """Label countries ``keys`` (in order) with "ISO3 value", placed without collisions.
+    """Label countries ``keys`` (in order) with "ISO3 value", placed without collisions; then
+    the countries of ``fill_in`` whose label fits inside them, in the room left.
 
     Returns the :class:`~trialmap.figures.layout.LabelPlacer` (``placed``, ``skipped``;
     with ``draw=False`` the labels are planned, not drawn: ``plan()``).
@@ -462,13 +464,17 @@ def label_map(
     anchor = anchors(geo)
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    todo = []
-    for iso in keys:
-        if iso not in first.index or iso not in has.index:
-            continue
-        px, py = float(anchor.at[iso, "x"]), float(anchor.at[iso, "y"])
-        if x0 <= px <= x1 and y0 <= py <= y1:
-            todo.append((iso, px, py))
+    def in_view(isos: Sequence[str]) -> list[tuple[str, float, float]]:
+        out = []
+        for iso in isos:
+            if iso not in first.index or iso not in has.index:
+                continue
+            px, py = float(anchor.at[iso, "x"]), float(anchor.at[iso, "y"])
+            if x0 <= px <= x1 and y0 <= py <= y1:
+                out.append((iso, px, py))
+        return out
+
+    todo = in_view(keys)
     # First the labels that fit inside their country, then the others with leader lines,
     # so a neighbour's leader label never takes the room a country needs for its own.
     placed = set()
@@ -486,6 +492,11 @@ def label_map(
     for iso, px, py in rest:
         placer.place(iso, f"{iso} {fmt(has[iso])}", (px, py), size=size, inside=False,
                      gid=f"{gid_prefix}{iso}")
+    for iso, px, py in in_view([k for k in fill_in if k not in set(keys)]):
+        if not bool(first.loc[iso].get("tiny", False)):
+            placer.place(iso, f"{iso} {fmt(has[iso])}", (px, py), size=size, inside=True, leader=False,
+                         color_inside=style.text_color_on(classes.colors_for([has[iso]])[0]),
+                         gid=f"{gid_prefix}{iso}")
     ax.trialmap_skipped = placer.skipped  # labels no free spot was found for (tests assert none)
     return placer
 
@@ -1107,12 +1118,15 @@ def per_capita_map(
             zorder=5,
             gid="small-population",
         )
-    keys = list(r[r > 0].sort_values(ascending=False).index[: (12 if w >= 120 else 6)])
+    ranked = list(r[r > 0].sort_values(ascending=False).index)
+    keys = ranked[: (12 if w >= 120 else 6)]
 
-    def fmt(x: float) -> str:
-        return f"{x:.1f}" if x < 10 else f"{x:.0f}"
+    def fmt(x: float) -> str:  # one significant digit below 0.1: India's 0.007 is no "0.0"
+        return f"{x:.1g}" if x < 0.1 else f"{x:.1f}" if x < 10 else f"{x:.0f}"
 
-    lab = label_map(ax, geo, r, classes, keys, size=sz["label"], fmt=fmt)
+    # The highest rates get a label wherever it goes; the others where it fits inside the
+    # country (the United States, Canada, China...), so no large filled country goes unnamed.
+    lab = label_map(ax, geo, r, classes, keys, size=sz["label"], fmt=fmt, fill_in=ranked)
     # countries under the minimum population: labelled with their trial count
     placer = lab
     for row in sm.itertuples():

@@ -232,3 +232,23 @@ def test_leaving_without_teardown_keeps_exit_code_output_and_atexit(tmp_path, wi
     assert proc.stdout == "the summary"
     assert marker.read_text() == "atexit ran"
     assert (tmp_path / "marker.thread").exists() == with_thread
+
+
+def test_the_program_collects_cyclic_garbage_in_large_runs_only():
+    """Small runs end soon and do without the cyclic collector; a registry-scale run keeps it;
+    a caller's own process (a notebook, these tests) is left as it was."""
+    import gc
+
+    from trialmap.refresh import _collector
+
+    was = gc.isenabled()
+    try:
+        _collector(True, small=True)
+        assert not gc.isenabled()
+        _collector(True, small=False)
+        assert gc.isenabled()
+        gc.disable()
+        _collector(False, small=False)
+        assert not gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -492,7 +492,8 @@ def label_map(
     for iso, px, py in rest:
         placer.place(iso, f"{iso} {fmt(has[iso])}", (px, py), size=size, inside=False,
                      gid=f"{gid_prefix}{iso}")
-    for iso, px, py in in_view([k for k in fill_in if k not in set(keys)]):
+    labelled = set(keys)
+    for iso, px, py in in_view([k for k in fill_in if k not in labelled]):
         if not bool(first.loc[iso].get("tiny", False)):
             placer.place(iso, f"{iso} {fmt(has[iso])}", (px, py), size=size, inside=True, leader=False,
                          color_inside=style.text_color_on(classes.colors_for([has[iso]])[0]),

@@ -206,6 +206,37 @@ def test_change_map_colours_gains_and_hatches_losses(two_exports):
             plt.close(ax.figure)
 
 
+@pytest.mark.parametrize("width", ["double", "single"])
+def test_change_map_labels_keep_off_the_had_trials_hatch(result, width):
+    """The "had trials, none new" hatch is data: no label hides it (CHN +17 sat on Russia's
+    dots at 89 mm, FRA +3 on Britain's and TUR +3 on Georgia's at 183 mm)."""
+    import shapely
+
+    from trialmap.figures.layout import renderer
+    from trialmap.figures.suite import draw
+
+    ax = draw(result, "change", width)
+    try:
+        fig = ax.figure
+        hatched = by_gid(ax, "unchanged")
+        paths = [p.transformed(hatched.get_transform()) for p in hatched.get_paths()]
+        # a path may hold several rings (islands): each polygon, made valid, then the union
+        hatch = shapely.union_all([shapely.make_valid(shapely.Polygon(ring)) for p in paths
+                                   for ring in p.to_polygons() if len(ring) >= 4])
+        assert hatch.area > 0
+        labels = [t for t in ax.texts if (t.get_gid() or "").startswith(("gain-", "loss-"))]
+        assert len(labels) >= (7 if width == "double" else 4)
+        for t in labels:
+            b = t.get_window_extent(renderer(fig))
+            box = shapely.box(b.x0, b.y0, b.x1, b.y1)
+            # a label centred on another country reads as that country's; a corner over a
+            # coast is the placer's trade-off against a longer leader
+            assert not hatch.contains(box.centroid), t.get_text()
+            assert box.intersection(hatch).area <= 0.15 * box.area, t.get_text()
+    finally:
+        plt.close(ax.figure)
+
+
 # -- the suite, as the main command writes it ----------------------------------
 
 

@@ -156,7 +156,8 @@ def change_map(
     losers = ch[ch["change"] < 0].sort_values("change")
     values = ch["change"].abs().astype(float)
 
-    placer = label_map(mx, geo, values.where(ch["change"] != 0, 0), classes, [], size=sz["label"])
+    placer = label_map(mx, geo, values.where(ch["change"] != 0, 0), classes, [], size=sz["label"],
+                       also_data=list(same["iso3"].unique()))
     first = geo.drop_duplicates("iso3").set_index("iso3")
     anchor = anchors(geo)
     todo = [iso for iso in [*gainers.index, *losers.index] if iso in first.index]

@@ -437,9 +437,12 @@ def label_map(
     gid_prefix: str = "label-",
     draw: bool = True,
     fill_in: Sequence[str] = (),
+    also_data: Sequence[str] = (),
 ) -> Any:
     """Label countries ``keys`` (in order) with "ISO3 value", placed without collisions; then
-    the countries of ``fill_in`` whose label fits inside them, in the room left.
+    the countries of ``fill_in`` whose label fits inside them, in the room left. Labels keep
+    off the countries of ``also_data`` as off those with a value (the change map's "had
+    trials, none new" hatch is data too), though these get no label.
 
     Returns the :class:`~trialmap.figures.layout.LabelPlacer` (``placed``, ``skipped``;
     with ``draw=False`` the labels are planned, not drawn: ``plan()``).
@@ -449,8 +452,8 @@ def label_map(
     fmt = fmt or _fmt
     has = values[values > 0]
     shown = geo[geo["iso3"].isin(set(has.index))]
-    placer = LabelPlacer(ax, list(geo.geometry), list(geo["iso3"]), data_keys=list(shown["iso3"].unique()),
-                         draw=draw)
+    data_keys = [*shown["iso3"].unique(), *(k for k in also_data if k not in has.index)]
+    placer = LabelPlacer(ax, list(geo.geometry), list(geo["iso3"]), data_keys=data_keys, draw=draw)
     ax.trialmap_shapes = {k: g for k, g in placer.data_items}
     for b in occupied:
         if hasattr(b, "geom_type"):

@@ -167,3 +167,23 @@ def test_per_capita_map_names_the_large_countries_below_the_top_rates(ctx):
     assert texts["label-USA"].startswith("USA 2.") and texts["label-CAN"].startswith("CAN 2.")
     assert {"label-USA", "label-CAN", "label-CHN"} <= inside
     assert len(texts) > 12 + 3 and not [t for t in texts.values() if t.endswith(" 0.0")]
+
+
+def test_map_labels_keep_clear_of_the_page_edge(result):
+    """A label keeps 1 pt clear of the page's edge (SWE 11 sat on the per-capita map's top edge,
+    which is the page's, at 183 mm, and read as cut off)."""
+    from trialmap.figures.layout import renderer
+    from trialmap.figures.suite import draw
+
+    fig = draw(result, "figure1-per-capita", "double").figure
+    try:
+        r, page = renderer(fig), fig.bbox
+        margin = 0.95 * fig.dpi / 72  # 1 pt, less rounding
+        labels = [t for ax in fig.axes for t in ax.texts if (t.get_gid() or "").startswith("label-")]
+        assert len(labels) >= 12
+        for t in labels:
+            b = t.get_window_extent(r)
+            assert (b.x0 >= page.x0 + margin and b.y0 >= page.y0 + margin and b.x1 <= page.x1 - margin
+                    and b.y1 <= page.y1 - margin), t.get_text()
+    finally:
+        plt.close(fig)

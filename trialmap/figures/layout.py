@@ -142,6 +142,11 @@ class LabelPlacer:
         self._bounds = shapely.bounds(geoms).tolist()
         self._occupied_bounds = np.empty((0, 4))
         self.frame = self.ax.get_window_extent(renderer(self.fig))
+        # Inside the map, and 1 pt clear of the page's edge: a label touching it reads as cut
+        # off (SWE 11 on the per-capita map's top edge). A map edge inside the page is not drawn.
+        m, f, page = self.px_per_pt, self.frame, self.fig.bbox
+        self._limits = (max(f.x0, page.x0 + m), max(f.y0, page.y0 + m),
+                        min(f.x1, page.x1 - m), min(f.y1, page.y1 - m))
 
     def occupy(self, bbox: Bbox, pad_pt: float = 0.0) -> None:
         """Mark a box (display space) as taken: a legend, a call-out, a panel heading."""
@@ -214,9 +219,9 @@ class LabelPlacer:
         return total
 
     def _free(self, box) -> bool:
-        f = self.frame
+        lx0, ly0, lx1, ly1 = self._limits
         x0, y0, x1, y1 = box.bounds
-        if x0 < f.x0 or y0 < f.y0 or x1 > f.x1 or y1 > f.y1:
+        if x0 < lx0 or y0 < ly0 or x1 > lx1 or y1 > ly1:
             return False
         if not self.occupied:
             return True

@@ -187,3 +187,29 @@ def test_map_labels_keep_clear_of_the_page_edge(result):
                     and b.y1 <= page.y1 - margin), t.get_text()
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize("width", ["double", "single"])
+def test_sensitivity_draws_every_change_and_nothing_behind_the_diamond(ctx, width):
+    """A variant's marker is drawn where it changes a country's count, and only there, above the
+    diamond: thirteen markers equal to the default had sat behind it (the United Kingdom's row)."""
+    spec = next(f for f in DEFAULT_FIGURES if f.name == "sensitivity")
+    with mpl.rc_context(journal_rc(width)):
+        ax = spec.draw(ctx, width)
+    try:
+        colls = {c.get_gid(): c for c in ax.collections if (c.get_gid() or "").startswith("variant-")}
+        default = colls.pop("variant-default")
+        rows = [t.get_text() for t in ax.get_yticklabels()]  # bottom to top, as drawn
+        wide = ctx.sensitivity[0].set_index("country").loc[rows]
+        assert [x for x, _ in default.get_offsets()] == wide["default"].tolist()
+        drawn = 0
+        for gid, c in colls.items():
+            v = wide[gid.removeprefix("variant-")]
+            got = {(round(float(y)), float(x)) for x, y in c.get_offsets()}
+            want = {(i, float(x)) for i, (x, d) in enumerate(zip(v, wide["default"], strict=True)) if x != d}
+            assert got == want, gid
+            assert c.get_zorder() > default.get_zorder(), gid
+            drawn += len(got)
+        assert drawn >= 20
+    finally:
+        plt.close(ax.figure)

@@ -659,8 +659,8 @@ def _sensitivity_caption(ctx: SuiteContext) -> str:
     return (
         f"{_title_sentence(ctx)}: {ctx.rule.unit} per country under variants of the study-set definition "
         f"(black diamonds: the definition as written; {len(summary) - 1} variants, each one colour and "
-        f"marker "
-        f"shape, offset within the row). {len(moved)} variants change at least one country's count. "
+        f"marker shape, offset within the row, drawn only where it changes the count). {len(moved)} variants "
+        "change at least one country's count. "
         "sensitivity_summary.csv gives each variant's trials and the largest change." + _record(ctx)
     )
 

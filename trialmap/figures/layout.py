@@ -141,10 +141,9 @@ class LabelPlacer:
         self._areas = shapely.area(geoms).tolist()
         self._bounds = shapely.bounds(geoms).tolist()
         self._occupied_bounds = np.empty((0, 4))
-        self.frame = self.ax.get_window_extent(renderer(self.fig))
         # Inside the map, and 1 pt clear of the page's edge: a label touching it reads as cut
         # off (SWE 11 on the per-capita map's top edge). A map edge inside the page is not drawn.
-        m, f, page = self.px_per_pt, self.frame, self.fig.bbox
+        m, f, page = self.px_per_pt, self.ax.get_window_extent(renderer(self.fig)), self.fig.bbox
         self._limits = (max(f.x0, page.x0 + m), max(f.y0, page.y0 + m),
                         min(f.x1, page.x1 - m), min(f.y1, page.y1 - m))
 
